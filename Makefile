@@ -1,0 +1,61 @@
+# Convnets on MNIST: the course's one entry point. `make help` lists the targets.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+KERNEL := mnistcnn
+ASSIGNMENT := convnet
+PYTEST_ARGS ?=
+
+.PHONY: help setup data lab test test-fast lint notebooks validate clean
+
+help:
+	@echo "make lab        set everything up, then open JupyterLab on the notebooks"
+	@echo "make test       set everything up, then run the whole test suite (CI runs this)"
+	@echo "make test-fast  the quick tests only (no training), under two minutes"
+	@echo "make notebooks  regenerate notebooks/ (student version) from solutions/ with nbgrader"
+	@echo "make validate   nbgrader validate: solutions pass, the student version fails cleanly"
+	@echo "make lint       ruff"
+	@echo "make data       fetch and check the MNIST data"
+	@echo "make clean      remove the virtual environment, the data cache and grading files"
+
+# The virtual environment with the pinned packages, the package of the course, and the course's
+# named Jupyter kernel (its environment: quiet TensorFlow logs and the course's CPU settings).
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("Python >= 3.10 is needed, this is " + sys.version.split()[0]) if sys.version_info < (3, 10) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=23.1"
+	$(BIN)/python -m pip install --quiet --progress-bar off -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) \
+		--display-name "Python 3 (Convnets on MNIST)" \
+		--env TF_CPP_MIN_LOG_LEVEL 3 --env TF_ENABLE_ONEDNN_OPTS 1 --env KERAS_BACKEND tensorflow
+	@touch $(STAMP)
+
+setup: $(STAMP) data
+
+data: $(STAMP)
+	@$(BIN)/python -c 'from mnistcnn.data import load_mnist; load_mnist(online=False)' 2>/dev/null \
+		|| $(BIN)/python -m mnistcnn.data
+
+lab: setup
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
+		--ServerApp.default_url=/lab/tree/notebooks/$(ASSIGNMENT)/01_data.ipynb
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+notebooks: $(STAMP)
+	$(BIN)/python -m autograder.release
+
+validate: setup
+	$(BIN)/python -m autograder.release --validate
+
+clean:
+	rm -rf $(VENV) data grading gradebook.db

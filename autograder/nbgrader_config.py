@@ -1,0 +1,38 @@
+"""nbgrader configuration of the course (loaded by the nbgrader_config.py at the top of the repo).
+
+Course layout, relative to the repository root:
+    solutions/<assignment>/   nbgrader's "source": the instructor version, with solutions and hidden tests
+    notebooks/<assignment>/   nbgrader's "release": the student version, generated, committed
+    grading/                  submissions, autograded copies, feedback and the gradebook (not committed)
+"""
+
+from pathlib import Path
+
+c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+c.CourseDirectory.root = str(ROOT)
+c.CourseDirectory.course_id = "mnistcnn"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "notebooks"
+c.CourseDirectory.submitted_directory = "grading/submitted"
+c.CourseDirectory.autograded_directory = "grading/autograded"
+c.CourseDirectory.feedback_directory = "grading/feedback"
+c.CourseDirectory.solution_directory = "grading/solution"
+c.CourseDirectory.source_with_tests_directory = "grading/source_with_tests"
+c.CourseDirectory.db_url = f"sqlite:///{ROOT / 'grading' / 'gradebook.db'}"
+# Only the notebooks and the files they need belong to the assignment.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
+
+# The training cell runs for one to two minutes on a laptop CPU and several times longer on a
+# loaded grading machine; nbgrader's default of 30 s per cell would cut it off. nbgrader's own
+# Execute preprocessor has its own `timeout` trait: setting only ExecutePreprocessor.timeout
+# does not reach it.
+c.Execute.timeout = 1800
+c.ExecutePreprocessor.timeout = 1800
+c.Execute.startup_timeout = 120
+
+# The student version: what replaces a solution.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"

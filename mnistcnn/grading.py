@@ -1,0 +1,80 @@
+"""Test accuracy measured where the student's code cannot reach it.
+
+:func:`test_accuracy` saves the model, then a fresh Python process (``python -I``: no current
+folder on the path, no PYTHON* variables) loads it with ``safe_mode=True`` (no arbitrary code),
+loads the MNIST test set anew and computes the accuracy from the model's predictions. A number the
+student printed or returned, or a patched ``model.evaluate`` in the notebook, plays no part.
+
+    python -m mnistcnn.grading model.keras    # prints {"accuracy": ..., "n": 10000}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from mnistcnn import TF_ENV
+
+_PASS_ENV = ("HOME", "PATH", "LANG", "LC_ALL", "KERAS_HOME", "MNIST_PATH", "MNIST_CACHE_DIR",
+             "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "TMPDIR", "OMP_NUM_THREADS",
+             "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+
+
+class EvaluationError(RuntimeError):
+    """The saved model could not be evaluated; the message says why."""
+
+
+def evaluate_file(path: str) -> dict:
+    """Load a saved model safely and measure its accuracy on freshly loaded MNIST test data."""
+    from mnistcnn import quiet_tensorflow
+
+    quiet_tensorflow()
+    import keras
+    import numpy as np
+
+    from mnistcnn.data import load_mnist
+
+    _, (x_test, y_test) = load_mnist()
+    model = keras.models.load_model(path, safe_mode=True, compile=False)
+    x = x_test.reshape((len(x_test), 28, 28, 1)).astype("float32") / 255
+    probs = np.asarray(model.predict(x, batch_size=500, verbose=0))
+    if probs.shape != (len(y_test), 10):
+        raise EvaluationError(f"the model's predictions have shape {probs.shape}, expected ({len(y_test)}, 10)")
+    predicted = probs.argmax(axis=1)
+    return {"accuracy": float((predicted == y_test).mean()), "n": int(len(y_test)),
+            "errors": int((predicted != y_test).sum())}
+
+
+def test_accuracy(model, timeout: float = 900) -> float:
+    """The model's accuracy on the MNIST test set, computed in a separate clean process."""
+    env = {k: os.environ[k] for k in _PASS_ENV if k in os.environ}
+    env.update(TF_ENV)
+    with tempfile.TemporaryDirectory(prefix="mnistcnn-eval-") as tmp:
+        path = os.path.join(tmp, "model.keras")
+        try:
+            model.save(path)
+        except Exception as exc:
+            raise EvaluationError(f"the model could not be saved ({type(exc).__name__}: {exc}); "
+                                  "build it with keras.Sequential as in the lesson") from None
+        proc = subprocess.run([sys.executable, "-I", "-m", "mnistcnn.grading", path],
+                              capture_output=True, text=True, timeout=timeout, env=env, cwd=tmp)
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+        raise EvaluationError("evaluating the saved model failed: " + (lines[-1] if lines else "no message"))
+    return float(json.loads(proc.stdout.strip().splitlines()[-1])["accuracy"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m mnistcnn.grading MODEL.keras", file=sys.stderr)
+        return 2
+    print(json.dumps(evaluate_file(argv[0])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
