@@ -50,8 +50,8 @@ def quiet_tensorflow() -> None:
     if "tensorflow" in sys.modules:
         return
     with _quiet_fd(2):
-        import tensorflow as tf  # noqa: F401
         import keras  # noqa: F401
+        import tensorflow as tf  # noqa: F401
 
         # absl's "logging before InitializeLog" notice goes out on the first log call; trigger
         # the initialisation while stderr is still silenced.

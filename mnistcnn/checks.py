@@ -16,6 +16,7 @@ and the message, not the inside of this module.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -223,6 +224,41 @@ def _layer_rows(model) -> list[tuple[str, tuple, int, dict]]:
     return rows
 
 
+def build(builder, what: str = "Building your model"):
+    """Call ``builder()`` (e.g. ``build_model``) and return the model; explain the usual errors.
+
+    Warnings raised while building (Keras 3 warns about ``input_shape=``, which the book uses) are
+    shown as notes on stdout: nbgrader gives zero points to a test cell that writes to stderr.
+    """
+    __tracebackhide__ = True
+    if isinstance(builder, keras.Model) or not callable(builder):
+        return builder
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model = builder()
+        except NotImplementedError:
+            raise
+        except ValueError as exc:
+            text = str(exc)
+            if "min_ndim=4, found ndim=3" in text or "expected ndim=4, found ndim=3" in text:
+                fail(what, "inputs of shape (28, 28, 1)", "inputs of shape (28, 28): Keras refuses the Conv2D",
+                     "the channel axis is missing: keras.Input(shape=(28, 28, 1))")
+            fail(what, "a model that builds", f"ValueError: {text.splitlines()[0][:300]}",
+                 "read the error: a layer got an input of a shape it cannot take")
+        except Exception as exc:
+            fail(what, "a model that builds", f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}" if str(exc)
+                 else type(exc).__name__)
+    for w in caught:
+        text = str(w.message)
+        if "input_shape" in text:
+            print("note: Keras 3 prefers `keras.Input(shape=(28, 28, 1))` as the first element of the "
+                  "Sequential to `input_shape=` on the first layer; both build the same model.")
+        else:
+            print(f"note: {w.category.__name__}: {text.splitlines()[0][:200]}")
+    return model
+
+
 def _check_is_model(model, what: str) -> None:
     __tracebackhide__ = True
     if model is None:
@@ -325,9 +361,13 @@ def _check_count(rows, spec, what: str) -> None:
 
 
 def check_conv_base(model) -> None:
-    """The convolutional base of the book, layer by layer (class, config, shape, parameters)."""
+    """The convolutional base of the book, layer by layer (class, config, shape, parameters).
+
+    ``model`` is the model or, better, the function that builds it (its errors get explained).
+    """
     __tracebackhide__ = True
     what = "Convolutional base"
+    model = build(model, what)
     _check_is_model(model, what)
     rows = _layer_rows(model)
     spec = E.CONV_BASE
@@ -337,9 +377,13 @@ def check_conv_base(model) -> None:
 
 
 def check_full_model(model) -> None:
-    """The whole convnet: the base, Flatten -> (576,), Dense(64, relu), Dense(10, softmax)."""
+    """The whole convnet: the base, Flatten -> (576,), Dense(64, relu), Dense(10, softmax).
+
+    ``model`` is the model or the function that builds it.
+    """
     __tracebackhide__ = True
     what = "The convnet"
+    model = build(model, what)
     _check_is_model(model, what)
     rows = _layer_rows(model)
     spec = E.FULL_MODEL
@@ -357,8 +401,21 @@ def check_full_model(model) -> None:
     passed(f"{what}: 8 layers, Flatten -> (576,), output (10,), {total:,} parameters")
 
 
+def check_new_model_each_call(builder) -> None:
+    """Two calls of the builder give two distinct models (no model shared between calls)."""
+    __tracebackhide__ = True
+    first, second = build(builder), build(builder)
+    if first is second:
+        fail(f"{getattr(builder, '__name__', 'the builder')}() called twice", "two new models",
+             "the same model object twice", "create the model inside the function, at each call")
+    passed("a new model at each call")
+
+
 def check_summary_answers(shapes: Sequence, params: Sequence, model=None) -> None:
-    """The student's reading of model.summary(): output shapes and parameter counts per layer."""
+    """The student's reading of model.summary(): output shapes and parameter counts per layer.
+
+    ``model`` (the base or its builder), when given, must have the shapes and counts read.
+    """
     __tracebackhide__ = True
     what = "Your reading of model.summary()"
     want_shapes = [s[1] for s in E.CONV_BASE]
@@ -381,7 +438,7 @@ def check_summary_answers(shapes: Sequence, params: Sequence, model=None) -> Non
                        else "read the 'Param #' column, or compute (3*3*in_channels + 1) * filters")
             fail(f"{what}: parameters of layer {i} ({E.CONV_BASE[i][0]})", want, got, mistake)
     if model is not None:
-        rows = _layer_rows(model)
+        rows = _layer_rows(build(model))
         if [r[1] for r in rows] != want_shapes or [r[2] for r in rows] != want_params:
             fail(what, "your model to have the shapes and counts you read",
                  f"{[r[1] for r in rows]}, {[r[2] for r in rows]}", "rebuild the base with build_conv_base()")
@@ -436,6 +493,30 @@ def check_compiled(model, one_hot: bool = True) -> None:
     if "accuracy" not in flat and "acc" not in flat:
         fail(f"{what}: metrics", "['accuracy']", flat, "pass metrics=['accuracy'] to follow accuracy per epoch")
     passed(f"{what}: RMSprop with the course's schedule, categorical cross-entropy, accuracy")
+
+
+def trained(obj, what: str = "the result of the training cell"):
+    """``obj`` (a trained model or a History) from the notebook, or a clear failure if it is missing."""
+    __tracebackhide__ = True
+    if obj is None:
+        fail(f"Nothing to check: {what} is missing", "the training cell to have run without error",
+             "no such variable", "run the notebook from the top (Run All) and fix the first error")
+    return obj
+
+
+def example_history(epochs: int = 5, seed: int = 0):
+    """A made-up Keras History (same attributes) with plausible values, for testing plots."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(seed)
+    decay = np.exp(-np.arange(epochs) / 2)
+    h = {
+        "loss": (0.05 + 0.2 * decay + 0.01 * rng.random(epochs)).tolist(),
+        "val_loss": (0.04 + 0.1 * decay + 0.02 * rng.random(epochs)).tolist(),
+        "accuracy": (0.99 - 0.05 * decay - 0.005 * rng.random(epochs)).tolist(),
+        "val_accuracy": (0.99 - 0.02 * decay - 0.005 * rng.random(epochs)).tolist(),
+    }
+    return SimpleNamespace(history=h, epoch=list(range(epochs)))
 
 
 def check_training_labels(y) -> None:
@@ -541,6 +622,7 @@ def check_accuracy_value(accuracy, threshold: float | None = None) -> None:
     __tracebackhide__ = True
     threshold = E.ACCURACY_THRESHOLD if threshold is None else threshold
     what = "Test accuracy (your model.evaluate)"
+    trained(accuracy, "test_accuracy (computed by the evaluation cell)")
     try:
         value = float(accuracy)
     except (TypeError, ValueError):

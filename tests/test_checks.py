@@ -1,0 +1,278 @@
+"""The teaching messages: each typical mistake gets its own, with expected, found and likely cause."""
+
+from types import SimpleNamespace
+
+import keras
+import matplotlib
+import numpy as np
+import pytest
+from keras import layers
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from autograder.reference import build_model, preprocess  # noqa: E402
+from mnistcnn import checks, expected, recipe  # noqa: E402
+
+
+def message(fn, *args, **kwargs) -> str:
+    with pytest.raises(checks.CheckFailed) as err:
+        fn(*args, **kwargs)
+    text = str(err.value)
+    assert "expected:" in text and "you have:" in text, text
+    return text
+
+
+def conv(f, **kw):
+    return layers.Conv2D(f, (3, 3), activation=kw.pop("activation", "relu"), **kw)
+
+
+def model_of(*layer_list, input_shape=(28, 28, 1)):
+    return keras.Sequential([keras.Input(input_shape), *layer_list])
+
+
+def base_layers(**overrides):
+    return [overrides.get("c1", conv(32)), overrides.get("p1", layers.MaxPooling2D((2, 2))),
+            overrides.get("c2", conv(64)), overrides.get("p2", layers.MaxPooling2D((2, 2))),
+            overrides.get("c3", conv(64))]
+
+
+def head_layers(out_activation="softmax", units=10):
+    return [layers.Flatten(), layers.Dense(64, activation="relu"), layers.Dense(units, activation=out_activation)]
+
+
+# ------------------------------------------------------------------------------ the reference passes
+
+
+def test_expected_table_is_what_keras_builds():
+    """The layer table behind every message agrees with Keras itself (not typed-in numbers only)."""
+    model = build_model()
+    rows = [(type(layer).__name__, tuple(layer.output.shape[1:]), layer.count_params()) for layer in model.layers]
+    assert rows == [row[:3] for row in expected.FULL_MODEL]
+    assert model.count_params() == expected.TOTAL_PARAMS == 93_322
+    assert rows[5][1] == (576,)
+
+
+def test_reference_passes_every_check(mnist, capsys):
+    (x, y), _ = mnist
+    xp, yp = preprocess(x[:200], y[:200])
+    checks.check_images(xp, x[:200])
+    checks.check_labels(yp, y[:200])
+    checks.check_conv_base(model_of(*base_layers()))
+    checks.check_full_model(build_model())
+    checks.check_probabilities(build_model().predict(xp[:4], verbose=0), 4)
+    assert "✓" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------------ data mistakes
+
+
+def test_images_without_channel_axis(mnist):
+    (x, _), _ = mnist
+    text = message(checks.check_images, x[:10].astype("float32") / 255, x[:10])
+    assert "channel axis is missing" in text and "(10, 28, 28, 1)" in text
+
+
+def test_images_not_scaled(mnist):
+    (x, _), _ = mnist
+    text = message(checks.check_images, x[:10].reshape(10, 28, 28, 1).astype("float32"), x[:10])
+    assert "divide by 255" in text and "255" in text
+
+
+def test_images_float64_and_flattened_and_divided_by_256(mnist):
+    (x, _), _ = mnist
+    assert "float32" in message(checks.check_images, x[:5].reshape(5, 28, 28, 1) / 255, x[:5])
+    assert "flattened" in message(checks.check_images, x[:5].reshape(5, 784).astype("float32") / 255, x[:5])
+    text = message(checks.check_images, x[:5].reshape(5, 28, 28, 1).astype("float32") / 256, x[:5])
+    assert "not 256" in text
+    assert "return" in message(checks.check_images, None, x[:5])
+
+
+def test_integer_labels_for_categorical_crossentropy(mnist):
+    (_, y), _ = mnist
+    text = message(checks.check_labels, y[:20], y[:20])
+    assert "one-hot" in text and "to_categorical" in text
+    assert "one-hot" in message(checks.check_training_labels, y[:20])
+
+
+def test_labels_with_too_few_columns_and_shifted_rows():
+    labels = np.array([0, 1, 2])
+    assert "num_classes=10" in message(checks.check_labels, keras.utils.to_categorical(labels), labels)
+    shifted = keras.utils.to_categorical((labels + 1) % 10, 10)
+    assert "column 0" in message(checks.check_labels, shifted, labels)
+
+
+# ------------------------------------------------------------------------------ model mistakes
+
+
+@pytest.mark.parametrize("model, must_say", [
+    (lambda: model_of(*base_layers(c1=conv(32, padding="same"))), "padding='same'"),
+    (lambda: keras.Sequential(base_layers()), "keras.Input(shape=(28, 28, 1))"),
+    (lambda: model_of(*base_layers(), input_shape=(32, 32, 1)), "input shape (28, 28, 1)"),
+    (lambda: model_of(*base_layers(p1=layers.MaxPooling2D((3, 3)))), "pool_size=(2, 2)"),
+    (lambda: model_of(*base_layers(c1=conv(64), c2=conv(32))), "filters grow with depth"),
+    (lambda: model_of(*base_layers(c2=conv(64, activation=None))), "activation='relu'"),
+    (lambda: model_of(*base_layers()[:4]), "a layer is missing"),
+    (lambda: model_of(*base_layers(), layers.MaxPooling2D((2, 2))), "extra layers"),
+    (lambda: model_of(conv(32), conv(64), layers.MaxPooling2D((2, 2)), layers.MaxPooling2D((2, 2)), conv(64)),
+     "MaxPooling2D((2, 2)) follows each"),
+])
+def test_conv_base_mistakes(model, must_say):
+    text = message(checks.check_conv_base, model())
+    assert must_say in text, text
+    assert "likely mistake:" in text
+
+
+@pytest.mark.parametrize("model, must_say", [
+    (lambda: model_of(*base_layers(), layers.Dense(64, activation="relu"), layers.Dense(10, activation="softmax")),
+     "Flatten is missing"),
+    (lambda: model_of(conv(32), layers.MaxPooling2D((2, 2)), conv(64), layers.MaxPooling2D((2, 2)), layers.Flatten(),
+                      layers.Dense(64, activation="relu"), layers.Dense(10, activation="softmax")),
+     "Flatten goes right after the last Conv2D"),
+    (lambda: model_of(*base_layers(), layers.Dense(64, activation="relu"), layers.Flatten(),
+                      layers.Dense(10, activation="softmax")),
+     "Flatten goes right after the last Conv2D"),
+    (lambda: model_of(*base_layers(), *head_layers(out_activation="sigmoid")), "softmax"),
+    (lambda: model_of(*base_layers(), *head_layers(out_activation=None)), "logits"),
+    (lambda: model_of(*base_layers(), *head_layers(units=1)), "one output unit per digit"),
+    (lambda: model_of(*base_layers(), *head_layers(), layers.Dense(10, activation="softmax")), "extra layers"),
+])
+def test_full_model_mistakes(model, must_say):
+    text = message(checks.check_full_model, model())
+    assert must_say in text, text
+
+
+def test_builder_errors_and_warnings_are_explained(capsys):
+    text = message(checks.check_conv_base, lambda: model_of(*base_layers(), input_shape=(28, 28)))
+    assert "channel axis is missing" in text
+    with pytest.raises(NotImplementedError):  # a blank answer stays a blank answer
+        checks.check_conv_base(lambda: (_ for _ in ()).throw(NotImplementedError()))
+    # The book's `input_shape=` still builds the right model; Keras 3's warning becomes a note on stdout.
+    checks.check_conv_base(lambda: keras.Sequential([conv(32, input_shape=(28, 28, 1)), *base_layers()[1:]]))
+    out = capsys.readouterr()
+    assert "note: Keras 3 prefers" in out.out and out.err == ""
+
+
+def test_not_a_model():
+    assert "return" in message(checks.check_full_model, None)
+    assert "keras.Sequential" in message(checks.check_conv_base, [conv(32)])
+
+
+def test_softmax_missing_shows_in_probabilities():
+    m = model_of(*base_layers(), *head_layers(out_activation=None))
+    x = np.random.default_rng(0).random((3, 28, 28, 1), dtype=np.float32)
+    assert "softmax" in message(checks.check_probabilities, m.predict(x, verbose=0) * 3, 3)
+
+
+# ------------------------------------------------------------------------------ formulas
+
+
+def good_size(size, kernel, stride=1, padding="valid"):
+    return -(-size // stride) if padding == "same" else (size - kernel) // stride + 1
+
+
+@pytest.mark.parametrize("wrong, must_say", [
+    (lambda s, k, stride=1, padding="valid": (s - k) // stride + 1, "ceil(size / stride)"),
+    (lambda s, k, stride=1, padding="valid": good_size(s, k, 1, padding) if padding == "valid"
+     else good_size(s, k, stride, padding), "stride is ignored"),
+    (lambda s, k, stride=1, padding="valid": (s - k) / stride + 1 if padding == "valid"
+     else good_size(s, k, stride, padding), "integer division"),
+    (lambda s, k, stride=1, padding="valid": (s - k) // stride if padding == "valid"
+     else good_size(s, k, stride, padding), "+ 1"),
+])
+def test_output_size_formula_mistakes(wrong, must_say):
+    assert must_say in message(checks.check_output_size_function, wrong)
+
+
+def test_formulas_right_answers_pass_on_every_configuration():
+    checks.check_output_size_function(good_size)
+    checks.check_param_count_function(lambda k, c, f: (k * k * c + 1) * f)
+
+
+@pytest.mark.parametrize("wrong, must_say", [
+    (lambda k, c, f: k * k * c * f, "biases are missing"),
+    (lambda k, c, f: (k * k + 1) * f, "all input channels"),
+    (lambda k, c, f: k * k * c * f + 1, "one bias per filter"),
+])
+def test_param_count_mistakes(wrong, must_say):
+    assert must_say in message(checks.check_param_count_function, wrong)
+
+
+def test_summary_reading_mistakes():
+    shapes = [row[1] for row in expected.CONV_BASE]
+    params = [row[2] for row in expected.CONV_BASE]
+    checks.check_summary_answers(shapes, params)
+    assert "batch axis" in message(checks.check_summary_answers, [(None, *s) for s in shapes], params)
+    assert "no weights" in message(checks.check_summary_answers, shapes, [320, 1, 18496, 0, 36928])
+    assert "one entry per layer" in message(checks.check_summary_answers, shapes[:4], params)
+
+
+# ------------------------------------------------------------------------------ training and plots
+
+
+def compiled(optimizer=None, loss="categorical_crossentropy", metrics=("accuracy",)):
+    m = build_model()
+    m.compile(optimizer=optimizer or keras.optimizers.RMSprop(recipe.learning_rate_schedule(60000)),
+              loss=loss, metrics=list(metrics))
+    return m
+
+
+def test_compile_mistakes():
+    checks.check_compiled(compiled())
+    assert "sparse_" in message(checks.check_compiled, compiled(loss="sparse_categorical_crossentropy"))
+    assert "RMSprop" in message(checks.check_compiled, compiled(optimizer=keras.optimizers.Adam()))
+    assert "learning_rate_schedule" in message(checks.check_compiled, compiled(optimizer=keras.optimizers.RMSprop()))
+    assert "metrics=['accuracy']" in message(checks.check_compiled, compiled(metrics=()))
+    assert "not compiled" in message(checks.check_compiled, build_model())
+
+
+def fake_history(n=5, seed=0):
+    rng = np.random.default_rng(seed)
+    return SimpleNamespace(history={k: list(rng.random(n)) for k in ("loss", "accuracy", "val_loss", "val_accuracy")},
+                           epoch=list(range(n)))
+
+
+def plot(h, swap=False, legend=True, xlabel="epoch", shift=0):
+    fig, axes = plt.subplots(1, 2)
+    for ax, metric in zip(axes[::-1] if swap else axes, ("loss", "accuracy")):
+        epochs = range(1 + shift, len(h.history[metric]) + 1 + shift)
+        ax.plot(epochs, h.history[metric], label="training")
+        ax.plot(epochs, h.history[f"val_{metric}"], label="validation")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(metric)
+        if legend:
+            ax.legend()
+    return fig
+
+
+def test_plot_check_reads_the_figure():
+    h = fake_history()
+    checks.check_history_plot(plot(h), h)
+    assert "swapped" in message(checks.check_history_plot, plot(h, swap=True), h)
+    assert "legend" in message(checks.check_history_plot, plot(h, legend=False), h)
+    assert "axis labels" in message(checks.check_history_plot, plot(h, xlabel=""), h)
+    assert "epochs 1..5" in message(checks.check_history_plot, plot(h, shift=3), h)
+    # A figure made for another history (hard-coded values) fails.
+    assert "history.history['loss']" in message(checks.check_history_plot, plot(fake_history(seed=1)), h)
+    assert "return fig" in message(checks.check_history_plot, plt.subplots(1, 2)[1], h)
+    plt.close("all")
+
+
+@pytest.mark.parametrize("wrong, must_say", [
+    (lambda c, d: 100 * ((1 - d) - (1 - c)) / (1 - d), "not a percentage"),
+    (lambda c, d: c - d, "difference in accuracy"),
+    (lambda c, d: ((1 - c) - (1 - d)) / (1 - d), "sign is reversed"),
+    (lambda c, d: ((1 - d) - (1 - c)) / (1 - c), "baseline"),
+])
+def test_error_reduction_mistakes(wrong, must_say):
+    assert must_say in message(checks.check_error_reduction, wrong)
+
+
+def test_error_reduction_of_the_book_is_68_percent():
+    checks.check_error_reduction(lambda c, d: ((1 - d) - (1 - c)) / (1 - d))
+    assert round(((1 - 0.978) - (1 - 0.993)) / (1 - 0.978), 2) == 0.68
+
+
+def test_accuracy_value_below_threshold():
+    checks.check_accuracy_value(0.9912)
+    assert "99.00%" in message(checks.check_accuracy_value, 0.985)

@@ -1,0 +1,44 @@
+"""nbgrader validate: the solutions pass every test, the student version fails every one cleanly."""
+
+import pytest
+
+from autograder import release
+
+FAST = ["01_data.ipynb", "02_convnet.ipynb"]
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_solution_passes_validation(name):
+    results = release.validate_notebook(release.SOLUTIONS / name)
+    assert not any(results.values()), results
+
+
+@pytest.mark.slow
+def test_training_solution_passes_validation():
+    """Runs the real 5-epoch training, the ≥ 99 % hidden test included."""
+    results = release.validate_notebook(release.SOLUTIONS / "03_training.ipynb")
+    assert not any(results.values()), results
+
+
+@pytest.mark.parametrize("name", ["01_data.ipynb", "02_convnet.ipynb", "03_training.ipynb"])
+def test_blank_student_version_fails_every_test_cleanly(name):
+    assert release.check_release_fails_cleanly(release.NOTEBOOKS / name) == []
+
+
+def test_validate_reports_a_wrong_answer_with_its_teaching_message(tmp_path):
+    """A student's mistake (padding='same') reaches nbgrader's validation output as our message."""
+    import nbformat
+
+    nb = nbformat.read(release.SOLUTIONS / "02_convnet.ipynb", as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "build_conv_base":
+            cell.source = cell.source.replace('layers.Conv2D(32, (3, 3), activation="relu")',
+                                              'layers.Conv2D(32, (3, 3), activation="relu", padding="same")')
+            assert "same" in cell.source
+    path = tmp_path / "02_convnet.ipynb"
+    nbformat.write(nb, path)
+    failed = release.validate_notebook(path)["failed"]
+    errors = "\n".join(c["raw_error"] for c in failed)
+    assert "padding='same' keeps the size" in errors and "you have:" in errors
+    # The mistake costs the base and what depends on it (summary, whole model), nothing else.
+    assert len(failed) == 3, [c["source"][:60] for c in failed]
