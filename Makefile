@@ -8,7 +8,7 @@ KERNEL := mnistcnn
 ASSIGNMENT := convnet
 PYTEST_ARGS ?=
 
-.PHONY: help setup data lab test test-fast lint notebooks validate clean
+.PHONY: help setup data lab test test-fast lint notebooks validate seeds clean
 
 help:
 	@echo "make lab        set everything up, then open JupyterLab on the notebooks"
@@ -17,6 +17,7 @@ help:
 	@echo "make notebooks  regenerate notebooks/ (student version) from solutions/ with nbgrader"
 	@echo "make validate   nbgrader validate: solutions pass, the student version fails cleanly"
 	@echo "make lint       ruff"
+	@echo "make seeds      the test accuracy of the training recipe over 12 seeds (~15 min)"
 	@echo "make data       fetch and check the MNIST data"
 	@echo "make clean      remove the virtual environment, the data cache and grading files"
 
@@ -56,6 +57,9 @@ notebooks: $(STAMP)
 
 validate: setup
 	$(BIN)/python -m autograder.release --validate
+
+seeds: setup
+	$(BIN)/python tools/seed_sweep.py --seeds 0-11
 
 clean:
 	rm -rf $(VENV) data grading gradebook.db

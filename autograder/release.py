@@ -62,6 +62,27 @@ def differences(generated: Path, committed: Path = NOTEBOOKS) -> list[str]:
     return out
 
 
+def solved_copy(dest: Path) -> Path:
+    """The student version with every answer cell filled in from solutions/: what a student who
+    solved everything hands in (test cells, checksums and metadata as released)."""
+    import nbformat
+
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for released in sorted(NOTEBOOKS.glob("*.ipynb")):
+        nb = nbformat.read(released, as_version=4)
+        answers = {c.metadata["nbgrader"]["grade_id"]: c.source
+                   for c in nbformat.read(SOLUTIONS / released.name, as_version=4).cells
+                   if c.metadata.get("nbgrader", {}).get("solution")}
+        for cell in nb.cells:
+            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if cell.metadata.get("nbgrader", {}).get("solution"):
+                cell.source = "\n".join(line for line in answers[gid].splitlines()
+                                        if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
+        nbformat.write(nb, dest / released.name)
+    return dest
+
+
 def validator(invert: bool = False):
     """nbgrader's own Validator, with the course's cell timeout."""
     from nbgrader.validator import Validator

@@ -634,8 +634,11 @@ def check_accuracy_value(accuracy, threshold: float | None = None) -> None:
     passed(f"{what}: {value:.2%} (the grader measures it again on fresh test data)")
 
 
-def check_test_accuracy(model, threshold: float | None = None) -> float:
-    """Grade the trained model: accuracy on freshly loaded test data, measured in a clean process."""
+def check_test_accuracy(model, threshold: float | None = None) -> None:
+    """Grade the trained model: accuracy on freshly loaded test data, measured in a clean process.
+
+    Returns nothing: nbgrader would take a number shown by a test cell as partial credit.
+    """
     __tracebackhide__ = True
     from mnistcnn.grading import EvaluationError, test_accuracy
 
@@ -651,4 +654,3 @@ def check_test_accuracy(model, threshold: float | None = None) -> float:
              "trained with the course's recipe (5 epochs, batch 64, RMSprop with the schedule) "
              "before this cell" if acc > 0.2 else "the model looks untrained: run the training cell first")
     passed(f"{what}: {acc:.2%}")
-    return acc
