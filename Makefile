@@ -8,12 +8,13 @@ KERNEL := mnistcnn
 ASSIGNMENT := convnet
 PYTEST_ARGS ?=
 
-.PHONY: help setup data lab test test-fast lint notebooks validate seeds clean
+.PHONY: help setup data lab test test-fast lint notebooks validate seeds grade examples clean
 
 help:
 	@echo "make lab        set everything up, then open JupyterLab on the notebooks"
 	@echo "make test       set everything up, then run the whole test suite (CI runs this)"
 	@echo "make test-fast  the quick tests only (no training), under two minutes"
+	@echo "make grade      grade the example submissions (or SOURCE=folder-or-zip): feedback, CSV, report"
 	@echo "make notebooks  regenerate notebooks/ (student version) from solutions/ with nbgrader"
 	@echo "make validate   nbgrader validate: solutions pass, the student version fails cleanly"
 	@echo "make lint       ruff"
@@ -57,6 +58,13 @@ notebooks: $(STAMP)
 
 validate: setup
 	$(BIN)/python -m autograder.release --validate
+
+SOURCE ?= examples/submissions
+grade: setup
+	$(BIN)/mnistcnn-grade $(SOURCE) $(GRADE_ARGS)
+
+examples: $(STAMP)
+	$(BIN)/python -m autograder.examples
 
 seeds: setup
 	$(BIN)/python tools/seed_sweep.py --seeds 0-11

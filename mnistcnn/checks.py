@@ -535,6 +535,10 @@ def check_history_plot(fig, history) -> None:
     __tracebackhide__ = True
     import matplotlib.figure
 
+    from mnistcnn.grading import record
+
+    record("history", history)
+
     what = "Training curves"
     hist = history.history
     n_epochs = len(hist["loss"])
@@ -637,10 +641,14 @@ def check_accuracy_value(accuracy, threshold: float | None = None) -> None:
 def check_test_accuracy(model, threshold: float | None = None) -> None:
     """Grade the trained model: accuracy on freshly loaded test data, measured in a clean process.
 
+    When grading a class, the grader also receives the saved model and measures it again outside
+    the student's kernel (``$MNISTCNN_RECORD_DIR``): that measurement decides the points.
     Returns nothing: nbgrader would take a number shown by a test cell as partial credit.
     """
     __tracebackhide__ = True
-    from mnistcnn.grading import EvaluationError, test_accuracy
+    from mnistcnn.grading import EvaluationError, record, test_accuracy
+
+    record("model", model)
 
     threshold = E.ACCURACY_THRESHOLD if threshold is None else threshold
     what = "Test accuracy of your trained convnet (measured on freshly loaded test data)"

@@ -27,6 +27,32 @@ class EvaluationError(RuntimeError):
     """The saved model could not be evaluated; the message says why."""
 
 
+RECORD_ENV = "MNISTCNN_RECORD_DIR"
+
+
+def record(kind: str, obj) -> None:
+    """When a class is graded, hand the grader the trained model or the training history.
+
+    The grader sets ``$MNISTCNN_RECORD_DIR`` for the notebook's kernel; elsewhere (a student's own
+    JupyterLab, ``nbgrader validate``) this does nothing. Quiet: no output, no exception.
+    """
+    folder = os.environ.get(RECORD_ENV)
+    if not folder or obj is None:
+        return
+    try:
+        if kind == "model":
+            obj.save(os.path.join(folder, "model.keras"))
+        elif kind == "history":
+            import keras
+
+            if isinstance(obj, keras.callbacks.History):  # the real one, not a made-up test history
+                data = {k: [float(v) for v in vals] for k, vals in obj.history.items()}
+                with open(os.path.join(folder, "history.json"), "w") as f:
+                    json.dump(data, f)
+    except Exception:  # noqa: BLE001 - a recording problem must never cost the student points
+        pass
+
+
 def evaluate_file(path: str) -> dict:
     """Load a saved model safely and measure its accuracy on freshly loaded MNIST test data."""
     from mnistcnn import quiet_tensorflow

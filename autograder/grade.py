@@ -1,0 +1,523 @@
+"""mnistcnn-grade: grade a whole class with nbgrader, several submissions at a time.
+
+    mnistcnn-grade                          # the example submissions shipped in examples/
+    mnistcnn-grade submissions.zip          # an LMS download (Canvas, Moodle) or a folder
+    mnistcnn-grade FOLDER --workers 4 --scheduler tcp://host:8786 --db postgresql://...
+
+Steps: collect the notebooks into nbgrader's layout; autograde each submission as a separate job
+on a Dask cluster (a local one by default); write every job's result into the one gradebook from
+this process only; feedback per student without the hidden tests; grades as CSV; a class report.
+
+nbgrader cannot autograde in parallel against one gradebook, so each job grades in a private
+course folder with a private copy of the gradebook and returns its results; this process is the
+only writer of the course's gradebook. A result is stored (``results/<student>.json``) only after
+its grades are in the gradebook: a run that dies loses nothing, and the next run grades only what
+is missing (``--force`` grades everything again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from autograder import intake as intake_mod
+from autograder import release
+
+ROOT = release.ROOT
+ASSIGNMENT = release.ASSIGNMENT
+ACCURACY_CELL = "test_accuracy_99"
+CONFIG_FILE = Path(__file__).resolve().parent / "nbgrader_config.py"
+EXAMPLES = ROOT / "examples" / "submissions"
+
+
+def notebook_names() -> list[str]:
+    return sorted(p.stem for p in release.SOLUTIONS.glob("*.ipynb"))
+
+
+# ----------------------------------------------------------------------------- one job (on a worker)
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL when the grading job that started it dies (Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - not Linux: the kernel's own parent check still applies
+        pass
+
+
+def job_env(threads: int, record_dir: Path | None = None) -> dict:
+    """Environment of a grading job: the course's TensorFlow settings and a fixed thread count."""
+    from mnistcnn import TF_ENV
+
+    env = release.tool_env()
+    env.update(TF_ENV)
+    env.update({
+        "OMP_NUM_THREADS": str(threads),
+        "TF_NUM_INTRAOP_THREADS": str(threads),
+        "TF_NUM_INTEROP_THREADS": "1",
+        "PYTHONWARNINGS": "ignore",
+    })
+    if record_dir is not None:
+        env["MNISTCNN_RECORD_DIR"] = str(record_dir)
+    return env
+
+
+def _course_args(course: Path, db: str, autograded: str = "autograded") -> list[str]:
+    return [
+        f"--CourseDirectory.root={course}",
+        "--CourseDirectory.source_directory=source",
+        "--CourseDirectory.submitted_directory=submitted",
+        f"--CourseDirectory.autograded_directory={autograded}",
+        "--CourseDirectory.feedback_directory=feedback",
+        f"--CourseDirectory.db_url={db}",
+    ]
+
+
+def _nbgrader(args: list[str], cwd: Path, env: dict, timeout: float) -> subprocess.CompletedProcess:
+    cmd = [str(Path(sys.executable).parent / "nbgrader"), *args]
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+                          preexec_fn=_die_with_parent)
+
+
+def sanitize_for_feedback(nb, released_sources: dict[str, str]) -> None:
+    """Remove what feedback must not show: hidden test code, and tracebacks quoting it.
+
+    Graded cells get the source the student saw (the released one); an error keeps its name and
+    message (the teaching message) but not the traceback, which quotes the failing line.
+    """
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if not meta.get("grade") or cell.cell_type != "code":
+            continue
+        gid = meta.get("grade_id")
+        if gid in released_sources:
+            cell.source = released_sources[gid]
+        elif "### BEGIN HIDDEN TESTS" in cell.source:
+            cell.source = cell.source.split("### BEGIN HIDDEN TESTS")[0].rstrip()
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
+
+
+def _measure_accuracy(model_path: Path, env: dict, timeout: float) -> tuple[float | None, str]:
+    if not model_path.exists():
+        return None, "no trained model reached the grader (did the training or the test cell fail?)"
+    proc = subprocess.run([sys.executable, "-I", "-m", "mnistcnn.grading", str(model_path)],
+                          capture_output=True, text=True, env=env, timeout=timeout, cwd=model_path.parent,
+                          preexec_fn=_die_with_parent)
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+        return None, "the saved model could not be evaluated: " + (lines[-1] if lines else "no message")
+    return float(json.loads(proc.stdout.strip().splitlines()[-1])["accuracy"]), ""
+
+
+def grade_one(spec: dict) -> dict:
+    """Autograde one submission in a private course folder; return everything the writer needs.
+
+    ``spec``: student, files {notebook: bytes}, timestamp, solutions {name: bytes},
+    released {grade_id: source}, template_db (bytes), threads, timeout, threshold.
+    Runs on a Dask worker: it reads and writes nothing outside its own temporary folder.
+    """
+    import nbformat
+    from nbgrader.api import Gradebook
+
+    t0 = time.perf_counter()
+    student = spec["student"]
+    tmp = Path(tempfile.mkdtemp(prefix=f"mnistcnn-job-{student}-"))
+    result = {"student": student, "input_sha": spec["input_sha"], "status": "error", "pid": os.getpid(),
+              "host": os.uname().nodename}
+    try:
+        marker = spec.get("started_marker")
+        if marker:  # lets a test see which worker runs which job
+            Path(marker).parent.mkdir(parents=True, exist_ok=True)
+            Path(marker).write_text(str(os.getpid()))
+        course = tmp / "course"
+        for name, data in spec["solutions"].items():
+            (course / "source" / ASSIGNMENT).mkdir(parents=True, exist_ok=True)
+            (course / "source" / ASSIGNMENT / name).write_bytes(data)
+        sub = course / "submitted" / student / ASSIGNMENT
+        sub.mkdir(parents=True)
+        for name, data in spec["files"].items():
+            (sub / f"{name}.ipynb").write_bytes(data)
+        if spec.get("timestamp"):
+            (sub / "timestamp.txt").write_text(spec["timestamp"])
+        (course / "gradebook.db").write_bytes(spec["template_db"])
+        (tmp / "nbgrader_config.py").write_text(f"load_subconfig({str(CONFIG_FILE)!r})\n")
+        record = tmp / "record"
+        record.mkdir()
+        db = f"sqlite:///{course / 'gradebook.db'}"
+        env = job_env(spec["threads"], record)
+        args = _course_args(course, db)
+
+        proc = _nbgrader(["autograde", ASSIGNMENT, f"--student={student}", *args], tmp, env, spec["timeout"])
+        result["log"] = (proc.stdout + proc.stderr)[-4000:]
+        if proc.returncode != 0:
+            result["error"] = "nbgrader autograde failed: " + _last_error(proc.stdout + proc.stderr)
+            return result
+
+        # The accuracy test's points: measured again outside the student's kernel.
+        accuracy, why = _measure_accuracy(record / "model.keras", job_env(spec["threads"]), spec["timeout"])
+        result["accuracy"], result["accuracy_note"] = accuracy, why
+        autograded = course / "autograded" / student / ASSIGNMENT
+        with Gradebook(db) as gb:
+            for nb in gb.find_submission(ASSIGNMENT, student).notebooks:
+                for grade in nb.grades:
+                    if grade.name == ACCURACY_CELL:
+                        passed = accuracy is not None and accuracy >= spec["threshold"]
+                        grade.auto_score = grade.max_score if passed else 0.0
+                        grade.needs_manual_grade = False
+                        note = (f"Grader: test accuracy measured outside your notebook, in a clean process, "
+                                f"on freshly loaded test data: {accuracy:.2%} "
+                                f"({'at least' if passed else 'below'} {spec['threshold']:.0%}): "
+                                f"{grade.auto_score:g} of {grade.max_score:g} points."
+                                if accuracy is not None else f"Grader: {why}: 0 of {grade.max_score:g} points.")
+                        _annotate(autograded / f"{nb.name}.ipynb", ACCURACY_CELL, note)
+            gb.db.commit()
+            submission = gb.find_submission(ASSIGNMENT, student)
+            result["grades"] = {
+                nb.name: {g.name: {"auto_score": g.auto_score, "max_score": g.max_score,
+                                   "needs_manual_grade": g.needs_manual_grade} for g in nb.grades}
+                for nb in submission.notebooks}
+            result["comments"] = {nb.name: {c.name: c.auto_comment for c in nb.comments}
+                                  for nb in submission.notebooks}
+
+        history = record / "history.json"
+        result["history"] = json.loads(history.read_text()) if history.exists() else None
+        result["autograded"] = {p.name: p.read_bytes() for p in sorted(autograded.glob("*.ipynb"))}
+
+        # Feedback from sanitized copies: nbgrader's own HTML, without the hidden tests.
+        clean = course / "for_feedback" / student / ASSIGNMENT
+        clean.mkdir(parents=True)
+        for path in sorted(autograded.glob("*.ipynb")):
+            nb = nbformat.read(path, as_version=4)
+            sanitize_for_feedback(nb, spec["released"])
+            nbformat.write(nb, clean / path.name)
+        proc = _nbgrader(["generate_feedback", ASSIGNMENT, f"--student={student}",
+                          *_course_args(course, db, autograded="for_feedback")], tmp, env, spec["timeout"])
+        if proc.returncode != 0:
+            result["error"] = "nbgrader generate_feedback failed: " + _last_error(proc.stdout + proc.stderr)
+            return result
+        feedback = course / "feedback" / student / ASSIGNMENT
+        result["feedback"] = {p.name: p.read_bytes() for p in sorted(feedback.glob("*.html"))}
+        result["status"] = "ok"
+        return result
+    except subprocess.TimeoutExpired as exc:
+        result["error"] = f"grading took longer than {exc.timeout:.0f} s"
+        return result
+    finally:
+        result["seconds"] = round(time.perf_counter() - t0, 1)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _annotate(path: Path, grade_id: str, text: str) -> None:
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=text + "\n"))
+    nbformat.write(nb, path)
+
+
+def _last_error(log: str) -> str:
+    lines = [ln.strip() for ln in log.splitlines() if "ERROR" in ln or "Error" in ln]
+    return (lines[-1] if lines else log.strip().splitlines()[-1] if log.strip() else "no message")[:500]
+
+
+# ----------------------------------------------------------------------------- the writer (this process)
+
+
+class Workspace:
+    """The grading folder: nbgrader's layout plus results/, grades.csv and report.html."""
+
+    def __init__(self, path: Path, db_url: str | None = None):
+        self.path = Path(path).resolve()
+        self.db_url = db_url or f"sqlite:///{self.path / 'gradebook.db'}"
+        for sub in ("submitted", "autograded", "feedback", "results"):
+            (self.path / sub).mkdir(parents=True, exist_ok=True)
+
+    def course_args(self, db_url: str | None = None) -> list[str]:
+        return [f"--CourseDirectory.root={self.path}",
+                f"--CourseDirectory.source_directory={release.ROOT / 'solutions'}",
+                "--CourseDirectory.submitted_directory=submitted",
+                "--CourseDirectory.autograded_directory=autograded",
+                "--CourseDirectory.feedback_directory=feedback",
+                f"--CourseDirectory.db_url={db_url or self.db_url}"]
+
+    def result_path(self, student: str) -> Path:
+        return self.path / "results" / f"{student}.json"
+
+    def load_result(self, student: str) -> dict | None:
+        path = self.result_path(student)
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def results(self) -> list[dict]:
+        return [json.loads(p.read_text()) for p in sorted((self.path / "results").glob("*.json"))]
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def write_result(ws: Workspace, result: dict) -> dict:
+    """The one writer: files, then the gradebook, then the result record (the commit marker)."""
+    from nbgrader.api import Gradebook
+
+    student = result["student"]
+    if result["status"] == "ok":
+        import warnings
+
+        from sqlalchemy.exc import SAWarning
+
+        # nbgrader's own update_or_create_submission trips SQLAlchemy 2's autoflush warnings; the
+        # rows it writes are complete (checked by the tests against the gradebook).
+        warnings.filterwarnings("ignore", category=SAWarning)
+        for kind, files in (("autograded", result.pop("autograded")), ("feedback", result.pop("feedback"))):
+            for name, data in files.items():
+                _write_atomic(ws.path / kind / student / ASSIGNMENT / name, data)
+        with Gradebook(ws.db_url) as gb:
+            gb.update_or_create_student(student)
+            gb.update_or_create_submission(ASSIGNMENT, student, timestamp=result.get("timestamp") or None)
+            for nb_name, cells in result["grades"].items():
+                for gid, g in cells.items():
+                    grade = gb.find_grade(gid, nb_name, ASSIGNMENT, student)
+                    grade.auto_score = g["auto_score"]
+                    grade.needs_manual_grade = g["needs_manual_grade"]
+                for cid, text in result.get("comments", {}).get(nb_name, {}).items():
+                    gb.find_comment(cid, nb_name, ASSIGNMENT, student).auto_comment = text
+            gb.db.commit()
+            sub = gb.find_submission(ASSIGNMENT, student)
+            result["score"], result["max_score"] = float(sub.score), float(sub.max_score)
+    result.pop("autograded", None)
+    result.pop("feedback", None)
+    result["graded_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    _write_atomic(ws.result_path(student), json.dumps(result, indent=1, sort_keys=True).encode())
+    return result
+
+
+def in_gradebook(ws: Workspace, student: str) -> bool:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(ws.db_url) as gb:
+        try:
+            sub = gb.find_submission(ASSIGNMENT, student)
+        except MissingEntry:
+            return False
+        return all(g.auto_score is not None for nb in sub.notebooks for g in nb.grades)
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+class Progress:
+    def __init__(self, total: int, stream=sys.stdout):
+        self.total, self.done, self.stream, self.t0 = total, 0, stream, time.perf_counter()
+
+    def update(self, text: str) -> None:
+        self.done += 1
+        width = 24
+        filled = int(width * self.done / max(self.total, 1))
+        elapsed = time.perf_counter() - self.t0
+        eta = elapsed / self.done * (self.total - self.done)
+        print(f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}  {text}  "
+              f"(elapsed {elapsed:.0f} s, about {eta:.0f} s left)", file=self.stream, flush=True)
+
+
+def prepare_gradebook(ws: Workspace) -> bytes:
+    """Register the assignment in the course's gradebook; return a fresh template gradebook for jobs."""
+    with tempfile.TemporaryDirectory(prefix="mnistcnn-gb-") as tmp:
+        release.nbgrader("generate_assignment", ASSIGNMENT, "--force", "--log-level=ERROR", *ws.course_args(),
+                         f"--CourseDirectory.release_directory={tmp}/release")
+        release.nbgrader("generate_assignment", ASSIGNMENT, "--force", "--log-level=ERROR",
+                         *ws.course_args(f"sqlite:///{tmp}/template.db"),
+                         f"--CourseDirectory.release_directory={tmp}/release2")
+        return Path(tmp, "template.db").read_bytes()
+
+
+def released_sources() -> dict[str, str]:
+    import nbformat
+
+    out = {}
+    for path in sorted(release.NOTEBOOKS.glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if gid and cell.metadata["nbgrader"].get("grade"):
+                out[gid] = cell.source
+    return out
+
+
+def default_workers() -> tuple[int, int]:
+    cores = os.cpu_count() or 1
+    workers = max(1, cores // 2)
+    return workers, max(1, cores // workers)
+
+
+def grade_class(source: Path, ws: Workspace, *, workers: int | None = None, threads: int | None = None,
+                scheduler: str | None = None, force: bool = False, timeout: float = 3600,
+                threshold: float = 0.99, marker_dir: Path | None = None, out=sys.stdout) -> dict:
+    """Collect, grade (in parallel), write. Returns a summary (students, skipped, unmapped, errors)."""
+    from mnistcnn.expected import ACCURACY_THRESHOLD
+
+    threshold = threshold or ACCURACY_THRESHOLD
+    d_workers, d_threads = default_workers()
+    workers, threads = workers or d_workers, threads or d_threads
+    names = notebook_names()
+
+    print(f"Collecting submissions from {source} ...", file=out, flush=True)
+    found = intake_mod.collect(Path(source), names, ws.path)
+    for path, why in found.unmapped:
+        print(f"  not used: {path}: {why}", file=out)
+    specs, skipped = [], []
+    for student, files in sorted(found.submissions.items()):
+        dest = ws.path / "submitted" / student / ASSIGNMENT
+        dest.mkdir(parents=True, exist_ok=True)
+        for nb, path in files.items():
+            shutil.copyfile(path, dest / f"{nb}.ipynb")  # a copy: the original is never touched
+        sha = intake_mod.sha256_files(files)
+        previous = ws.load_result(student)
+        if not force and previous and previous.get("input_sha") == sha and previous.get("status") == "ok" \
+                and in_gradebook(ws, student):
+            skipped.append(student)
+            continue
+        missing = [n for n in names if n not in files]
+        specs.append({"student": student, "input_sha": sha,
+                      "files": {nb: Path(p).read_bytes() for nb, p in files.items()}, "missing": missing})
+    print(f"  {len(found.submissions)} students; {len(skipped)} already graded (use --force to regrade); "
+          f"{len(specs)} to grade", file=out, flush=True)
+    summary = {"students": sorted(found.submissions), "skipped": skipped, "unmapped": found.unmapped,
+               "errors": {}}
+    if specs:
+        template = prepare_gradebook(ws)
+        solutions = {p.name: p.read_bytes() for p in sorted(release.SOLUTIONS.glob("*.ipynb"))}
+        released = released_sources()
+        for spec in specs:
+            spec.update(solutions=solutions, released=released, template_db=template, threads=threads,
+                        timeout=timeout, threshold=threshold,
+                        started_marker=str(marker_dir / spec["student"]) if marker_dir else None)
+        _run_jobs(specs, ws, workers, threads, scheduler, out, summary)
+    finish(ws, out)
+    return summary
+
+
+def _run_jobs(specs, ws, workers, threads, scheduler, out, summary) -> None:
+    import logging
+
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+        where = f"the Dask cluster at {scheduler}"
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        client = Client(cluster)
+        where = f"a local Dask cluster of {workers} worker(s)"
+    print(f"Grading {len(specs)} submission(s) on {where}, {threads} CPU thread(s) per job ...", file=out, flush=True)
+    progress = Progress(len(specs), out)
+    try:
+        futures = [client.submit(grade_one, spec, key=f"grade-{spec['student']}-{spec['input_sha'][:12]}",
+                                 pure=False) for spec in specs]
+        for future in as_completed(futures):
+            try:
+                result = future.result()
+            except Exception as exc:  # the job itself died (e.g. its worker was lost too often)
+                student = future.key.split("-")[1]
+                result = {"student": student, "status": "error", "error": f"{type(exc).__name__}: {exc}",
+                          "input_sha": next(s["input_sha"] for s in specs if s["student"] == student)}
+            result = write_result(ws, result)
+            if result["status"] == "ok":
+                text = f"{result['student']}: {result['score']:g}/{result['max_score']:g}"
+                if result.get("accuracy") is not None:
+                    text += f", test accuracy {result['accuracy']:.2%}"
+                text += f" ({result['seconds']:.0f} s)"
+            else:
+                summary["errors"][result["student"]] = result["error"]
+                text = f"{result['student']}: NOT GRADED: {result['error']}"
+            progress.update(text)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def finish(ws: Workspace, out=sys.stdout) -> None:
+    """Grades CSV and class report from the gradebook and the stored results."""
+    from autograder import report
+
+    csv_path = export_grades(ws)
+    html = report.write_report(ws)
+    print(f"\nResults in {ws.path}:", file=out)
+    print(f"  feedback per student: {ws.path / 'feedback'}/<student>/{ASSIGNMENT}/*.html", file=out)
+    print(f"  grades:               {csv_path}", file=out)
+    print(f"  class report:         {html}", file=out)
+    print(f"  gradebook:            {ws.db_url}", file=out, flush=True)
+
+
+def export_grades(ws: Workspace) -> Path:
+    """nbgrader's CSV export, plus one column per graded test cell."""
+    import csv
+
+    from nbgrader.api import Gradebook, MissingEntry
+
+    base = ws.path / "nbgrader_grades.csv"
+    release.nbgrader("export", "--log-level=ERROR", *ws.course_args(), f"--CsvExportPlugin.to={base}")
+    with open(base, newline="") as f:
+        rows = list(csv.DictReader(f))
+    cells: list[str] = []
+    with Gradebook(ws.db_url) as gb:
+        assignment = gb.find_assignment(ASSIGNMENT)
+        for nb in sorted(assignment.notebooks, key=lambda n: n.name):
+            cells += [f"{nb.name}:{c.name}" for c in nb.grade_cells]
+        for row in rows:
+            for col in cells:
+                nb_name, cell = col.split(":")
+                try:
+                    row[col] = gb.find_grade(cell, nb_name, ASSIGNMENT, row["student_id"]).score
+                except MissingEntry:
+                    row[col] = ""
+    out = ws.path / "grades.csv"
+    with open(out, "w", newline="") as f:
+        fields = list(rows[0].keys()) if rows else ["student_id", *cells]
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="mnistcnn-grade", description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog="\n\n".join(__doc__.split("\n\n")[1:]))
+    ap.add_argument("source", nargs="?", default=str(EXAMPLES),
+                    help="a folder of submissions or an LMS .zip download (default: the shipped examples)")
+    ap.add_argument("--out", default=str(ROOT / "grading"), help="grading folder (default: grading/)")
+    ap.add_argument("--db", help="gradebook as an SQLAlchemy URL (default: sqlite in the grading folder)")
+    ap.add_argument("--workers", type=int, help="parallel jobs on the local cluster (default: cores / 2)")
+    ap.add_argument("--threads", type=int, help="CPU threads per job (default: cores / workers)")
+    ap.add_argument("--scheduler", help="address of an existing Dask scheduler (default: a local cluster)")
+    ap.add_argument("--force", action="store_true", help="grade again what was already graded")
+    ap.add_argument("--timeout", type=float, default=3600, help="seconds per submission (default 3600)")
+    args = ap.parse_args(argv)
+    ws = Workspace(Path(args.out), args.db)
+    summary = grade_class(Path(args.source), ws, workers=args.workers, threads=args.threads,
+                          scheduler=args.scheduler, force=args.force, timeout=args.timeout)
+    return 1 if summary["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""Intake: from a folder of submissions or an LMS download archive to nbgrader's course layout.
+
+Recognised layouts (file names are matched case-insensitively; a resubmission suffix such as
+Canvas's ``-1`` in ``01_data-1.ipynb`` is ignored):
+
+* one folder per student: ``<student>/01_data.ipynb`` (nbgrader's own layout, also below an
+  assignment folder: ``<student>/convnet/01_data.ipynb``);
+* Canvas: ``<login>[_late]_<userid>_<submissionid>_<file>``, e.g. ``doejane_1234_5678_01_data.ipynb``;
+* Moodle: ``<Full Name>_<userid>_assignsubmission_file_<file>``, as a flat file or as a folder
+  holding the student's files.
+
+A ``.zip`` archive is unpacked safely first: entries with absolute paths or ``..``, links, and
+files over the size limit are refused and reported. Nothing is ever written into the source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import stat
+import unicodedata
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_ARCHIVE_FILES = 10_000
+
+CANVAS = re.compile(r"^(?P<student>[a-z0-9]+)(?:_late)?_(?P<uid>\d+)_(?P<sid>\d+)_(?P<file>.+)$", re.I)
+MOODLE = re.compile(r"^(?P<name>.+?)_(?P<uid>\d+)_assignsubmission_(?:file|onlinetext)_(?P<file>.*)$", re.I)
+
+
+@dataclass
+class Intake:
+    """What was found: notebooks per student, and what could not be used (with the reason)."""
+
+    submissions: dict[str, dict[str, Path]] = field(default_factory=dict)
+    unmapped: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, student: str, notebook: str, path: Path, origin: str) -> None:
+        current = self.submissions.setdefault(student, {})
+        if notebook in current:
+            # Keep the newest file (LMS resubmissions), report the other.
+            older, newer = sorted([current[notebook], path], key=lambda p: (p.stat().st_mtime, str(p)))
+            current[notebook] = newer
+            self.unmapped.append((str(older), f"another file for {student}/{notebook} was used"))
+        else:
+            current[notebook] = path
+
+
+def slug(name: str) -> str:
+    """A student id nbgrader accepts: lower-case ASCII letters, digits, '_' and '-'."""
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    text = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    return text[:64] or "student"
+
+
+def notebook_name(filename: str, notebooks: list[str]) -> str | None:
+    """The assignment notebook that ``filename`` is (None if none)."""
+    stem = Path(filename).name
+    if not stem.lower().endswith(".ipynb"):
+        return None
+    stem = re.sub(r"(-\d+)?\.ipynb$", "", stem, flags=re.I)
+    for nb in notebooks:
+        if stem.lower() == nb.lower():
+            return nb
+    return None
+
+
+def safe_extract(archive: Path, dest: Path) -> list[tuple[str, str]]:
+    """Unpack ``archive`` into ``dest``, refusing dangerous entries; returns the refusals."""
+    refused = []
+    dest = dest.resolve()
+    with zipfile.ZipFile(archive) as zf:
+        infos = zf.infolist()
+        if len(infos) > MAX_ARCHIVE_FILES:
+            raise ValueError(f"{archive.name}: {len(infos)} entries, more than {MAX_ARCHIVE_FILES}")
+        for info in infos:
+            name = info.filename
+            mode = info.external_attr >> 16
+            target = (dest / name).resolve()
+            if name.startswith("/") or ".." in Path(name).parts or not str(target).startswith(str(dest)):
+                refused.append((name, "path outside the archive folder refused"))
+            elif stat.S_ISLNK(mode):
+                refused.append((name, "symbolic link refused"))
+            elif info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+            elif info.file_size > MAX_FILE_BYTES:
+                refused.append((name, f"file of {info.file_size:,} bytes refused (limit {MAX_FILE_BYTES:,})"))
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, open(target, "wb") as out:
+                    shutil.copyfileobj(src, out, 1 << 20)
+    return refused
+
+
+def collect(source: Path, notebooks: list[str], workdir: Path) -> Intake:
+    """Find every student's notebooks in a folder or a ``.zip`` archive."""
+    source = Path(source)
+    intake = Intake()
+    if source.is_file() and zipfile.is_zipfile(source):
+        unpacked = workdir / "unpacked"
+        if unpacked.exists():
+            shutil.rmtree(unpacked)
+        unpacked.mkdir(parents=True)
+        intake.unmapped += safe_extract(source, unpacked)
+        root = unpacked
+    elif source.is_dir():
+        root = source
+    else:
+        raise FileNotFoundError(f"{source}: neither a folder nor a .zip archive")
+
+    for path in sorted(root.rglob("*")):
+        if path.is_symlink():
+            intake.unmapped.append((str(path.relative_to(root)), "symbolic link ignored"))
+            continue
+        if not path.is_file() or any(part.startswith(".") for part in path.relative_to(root).parts):
+            continue
+        rel = path.relative_to(root)
+        nb = notebook_name(path.name, notebooks)
+        student = None
+        if m := CANVAS.match(path.name):
+            student, nb = slug(m["student"]), notebook_name(m["file"], notebooks)
+        elif m := MOODLE.match(path.name):
+            student, nb = slug(m["name"]), notebook_name(m["file"], notebooks)
+        elif len(rel.parts) >= 2:
+            top = rel.parts[0]
+            student = slug(m["name"]) if (m := MOODLE.match(top + "x")) else slug(top)
+        if path.stat().st_size > MAX_FILE_BYTES:
+            intake.unmapped.append((str(rel), f"larger than {MAX_FILE_BYTES:,} bytes"))
+        elif student and nb:
+            intake.add(student, nb, path, str(rel))
+        elif student:
+            intake.unmapped.append((str(rel), f"not a notebook of the assignment ({', '.join(notebooks)})"))
+        else:
+            intake.unmapped.append((str(rel), "no student recognised in the file name or folder"))
+    return intake
+
+
+def sha256_files(paths: dict[str, Path]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(paths):
+        digest.update(name.encode())
+        digest.update(Path(paths[name]).read_bytes())
+    return digest.hexdigest()
