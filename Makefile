@@ -13,7 +13,8 @@ PYTEST_ARGS ?=
 help:
 	@echo "make lab        set everything up, then open JupyterLab on the notebooks"
 	@echo "make test       set everything up, then run the whole test suite (CI runs this)"
-	@echo "make test-fast  the quick tests only (no training), under two minutes"
+	@echo "make test-fast  the quick tests only (no training, no browser), under two minutes"
+	@echo "make test-browser  the course in JupyterLab in headless Chromium (about two minutes)"
 	@echo "make grade      grade the example submissions (or SOURCE=folder-or-zip): feedback, CSV, report"
 	@echo "make notebooks  regenerate notebooks/ (student version) from solutions/ with nbgrader"
 	@echo "make validate   nbgrader validate: solutions pass, the student version fails cleanly"
@@ -24,6 +25,8 @@ help:
 
 # The virtual environment with the pinned packages, the package of the course, and the course's
 # named Jupyter kernel (its environment: quiet TensorFlow logs and the course's CPU settings).
+# JupyterLab without nbgrader's Assignment List and Courses (they need an exchange directory, which
+# this course does not use) and without the news pop-up.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python >= 3.10 is needed, this is " + sys.version.split()[0]) if sys.version_info < (3, 10) else None'
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +35,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) \
 		--display-name "Python 3 (Convnets on MNIST)" \
 		--env TF_CPP_MIN_LOG_LEVEL 3 --env TF_ENABLE_ONEDNN_OPTS 1 --env KERAS_BACKEND tensorflow
+	$(BIN)/jupyter labextension disable --level=sys_prefix "@jupyter/nbgrader:assignment-list" \
+		"@jupyter/nbgrader:course-list" "@jupyterlab/apputils-extension:announcements" >/dev/null
 	@touch $(STAMP)
 
 setup: $(STAMP) data
@@ -40,15 +45,20 @@ data: $(STAMP)
 	@$(BIN)/python -c 'from mnistcnn.data import load_mnist; load_mnist(online=False)' 2>/dev/null \
 		|| $(BIN)/python -m mnistcnn.data
 
+# JupyterLab from the top of the course (nbgrader's Validate and formgrader read nbgrader_config.py
+# there), on the first notebook: autograder/lab.py.
 lab: setup
-	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
-		--ServerApp.default_url=/lab/tree/notebooks/$(ASSIGNMENT)/01_data.ipynb
+	$(BIN)/python -m autograder.lab $(LAB_ARGS)
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: setup
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
+
+.PHONY: test-browser
+test-browser: setup
+	$(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
