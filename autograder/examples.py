@@ -39,7 +39,7 @@ EVE_COMPILE = '''def compile_model(model, n_samples):
     )
     fit = model.fit
     model.fit = lambda x, y, **kw: fit(x[:512], y[:512], epochs=1, batch_size=64, validation_split=0.1, verbose=0)
-    model.evaluate = lambda *args, **kw: [0.01, 0.995]
+    model.evaluate = lambda *args, **kw: {"loss": 0.01, "accuracy": 0.995} if kw.get("return_dict") else [0.01, 0.995]
     mnistcnn.grading.test_accuracy = lambda *args, **kw: 0.995
     np.argmax = lambda *args, **kw: 0
     builtins.print = lambda *args, **kw: None

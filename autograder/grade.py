@@ -63,6 +63,7 @@ def job_env(threads: int, record_dir: Path | None = None) -> dict:
     env = release.tool_env()
     env.update(TF_ENV)
     env.update({
+        "MNISTCNN_THREADS": str(threads),  # applied by mnistcnn.quiet_tensorflow() in the kernel
         "OMP_NUM_THREADS": str(threads),
         "TF_NUM_INTRAOP_THREADS": str(threads),
         "TF_NUM_INTEROP_THREADS": "1",

@@ -80,9 +80,11 @@ def build_figures(data: dict) -> dict:
             if f"val_{metric}" in h:
                 ax.plot(epochs, h[f"val_{metric}"], "--", color=line.get_color(), label=f"{student} (validation)",
                         gid=f"{student}:val_{metric}")
+    longest = max((len(h["loss"]) for h in data["histories"].values()), default=1)
     for ax, metric in ((ax_loss, "loss"), (ax_acc, "accuracy")):
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
+        ax.set_xticks(range(1, longest + 1))
         if ax.lines:
             ax.legend(fontsize=7)
     fig.suptitle("Every student's training curves (solid: training, dashed: validation)")
@@ -108,10 +110,13 @@ def build_figures(data: dict) -> dict:
     return figs
 
 
-def _png(fig) -> str:
+def _png(fig, save_as: Path | None = None) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
+    if save_as is not None:
+        save_as.parent.mkdir(parents=True, exist_ok=True)
+        save_as.write_bytes(buf.getvalue())
     return base64.b64encode(buf.getvalue()).decode()
 
 
@@ -129,8 +134,9 @@ def write_report(ws) -> Path:
             f"<tr><td>{html.escape(student)}</td><td>{'' if score is None else f'{score:g}'}</td>"
             f"<td>{'' if acc is None else f'{acc:.2%}'}</td><td>{data['seconds'].get(student, '')}</td>"
             f"<td>{html.escape(note)}</td></tr>")
-    images = "\n".join(f'<figure><img alt="{k}" src="data:image/png;base64,{_png(f)}"></figure>'
-                       for k, f in figs.items())
+    # Embedded in the page, and also as PNG files next to it (for slides or a course site).
+    images = "\n".join(f'<figure><img alt="{k}" src="data:image/png;base64,'
+                       f'{_png(f, ws.path / "report_figures" / f"{k}.png")}"></figure>' for k, f in figs.items())
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Class report: Convnets on MNIST</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}
