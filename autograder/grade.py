@@ -514,10 +514,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--force", action="store_true", help="grade again what was already graded")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per submission (default 3600)")
     args = ap.parse_args(argv)
+    if not Path(args.source).exists():
+        print(f"mnistcnn-grade: {args.source}: no such folder or archive", file=sys.stderr)
+        return 2
     ws = Workspace(Path(args.out), args.db)
-    summary = grade_class(Path(args.source), ws, workers=args.workers, threads=args.threads,
-                          scheduler=args.scheduler, force=args.force, timeout=args.timeout)
-    return 1 if summary["errors"] else 0
+    try:
+        summary = grade_class(Path(args.source), ws, workers=args.workers, threads=args.threads,
+                              scheduler=args.scheduler, force=args.force, timeout=args.timeout)
+    except (FileNotFoundError, ValueError) as exc:  # unreadable source or archive
+        print(f"mnistcnn-grade: {exc}", file=sys.stderr)
+        return 2
+    if summary["errors"]:
+        print(f"\n{len(summary['errors'])} submission(s) could not be graded: "
+              f"{', '.join(sorted(summary['errors']))} (see the report)", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

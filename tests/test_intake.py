@@ -93,3 +93,21 @@ def test_feedback_copy_has_no_hidden_tests_and_no_tracebacks():
 
 def test_examples_are_up_to_date_with_the_notebooks():
     assert examples.differences() == [], "run `make examples` and commit examples/"
+
+
+def test_cli_help_names_the_options():
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).parent / "mnistcnn-grade"
+    proc = subprocess.run([str(exe), "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0
+    for option in ("--workers", "--threads", "--scheduler", "--db", "--force", "--out"):
+        assert option in proc.stdout
+
+
+def test_a_source_that_does_not_exist_is_a_clear_error(tmp_path):
+    import pytest
+
+    with pytest.raises(FileNotFoundError, match="neither a folder nor a .zip"):
+        intake.collect(tmp_path / "nothing.zip", NOTEBOOKS, tmp_path / "work")
