@@ -32,11 +32,14 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+                 "--disable-component-update", "--disable-sync",
+                 # A page served by the test itself (the Validate check) may still reach the loopback server.
+                 "--disable-features=LocalNetworkAccessChecks"]
 KERNEL = "mnistcnn"
 KERNEL_DISPLAY_NAME = "Python 3 (Convnets on MNIST)"
 KERNEL_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "1", "KERAS_BACKEND": "tensorflow"}
 ASSIGNMENT = release.ASSIGNMENT
+VALIDATE_PLUGIN = "@jupyter/nbgrader:validate-assignment"
 ERROR_OUTPUTS = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
 VALIDATION_TIMEOUT_MS = 300_000  # the Validate button executes the whole notebook on the server
 RUN_ALL_TIMEOUT_MS = 300_000
@@ -216,7 +219,7 @@ def open_notebook(page, lab: Lab, path: str):
     deadline = time.monotonic() + 90
     while not any(s["path"] == path and s["kernel"]["execution_state"] == "idle" for s in lab.api("/api/sessions")):
         assert time.monotonic() < deadline, f"no kernel started and went idle for {path}: {lab.api('/api/sessions')}"
-        time.sleep(0.5)
+        page.wait_for_timeout(500)  # not time.sleep: Playwright keeps serving the page's events meanwhile
     expect(panel.locator(".jp-NotebookPanel-toolbar [data-jp-item-name=kernelName]")).not_to_have_text("No Kernel")
     expect(panel.locator(".jp-Notebook-ExecutionIndicator")).to_have_attribute("data-status", "idle",
                                                                                timeout=90_000)
@@ -251,11 +254,11 @@ def run_all(page, panel) -> dict:
     }
 
 
-def validate_button(panel):
+def validate_button(panel, timeout: float = 20_000):
     from playwright.sync_api import expect
 
     button = panel.locator(".jp-NotebookPanel-toolbar .validate-button")
-    expect(button, "nbgrader's Validate button is not in the notebook toolbar").to_be_visible(timeout=20_000)
+    expect(button, "nbgrader's Validate button is not in the notebook toolbar").to_be_visible(timeout=timeout)
     expect(button).to_have_text("Validate")
     return button
 
@@ -382,3 +385,23 @@ def test_run_all_finds_errors_and_warnings(page, lab):
     errors = "\n".join(result["errors"])
     assert "a warning nobody can act on" in errors and "ZeroDivisionError" in errors, result
     assert result["not run"], "cells after the error should not have run"
+
+
+def test_a_missing_validate_button_is_found_missing(page, lab):
+    """The check of the Validate button fails on a JupyterLab whose nbgrader Validate plugin is disabled
+    (in the page configuration the server sends, as `jupyter labextension disable` would do)."""
+    def without_validate(route):
+        response = route.fetch()
+        html = response.text()
+        found = re.search(r'(<script id="jupyter-config-data" type="application/json">)(.*?)(</script>)', html, re.S)
+        config = json.loads(found.group(2))
+        config["disabledExtensions"] = [*config.get("disabledExtensions", []), VALIDATE_PLUGIN]
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        route.fulfill(response=response, headers=headers,
+                      body=html[:found.start(2)] + json.dumps(config) + html[found.end(2):])
+
+    page.route(re.compile(r"/lab/workspaces/[^?]*/tree/"), without_validate)
+    panel = open_notebook(page, lab, f"notebooks/{ASSIGNMENT}/01_data.ipynb")
+    with pytest.raises(AssertionError, match="Validate button is not in the notebook toolbar"):
+        validate_button(panel, timeout=5_000)
+    page.screenshot(path=ARTIFACTS / "08-no-validate-button.png")
