@@ -326,6 +326,18 @@ def test_first_notebook_runs_all_in_the_course_kernel_and_shows_the_digits(page,
     page.screenshot(path=ARTIFACTS / "02-run-all-digit-grid.png")
 
 
+def test_convnet_notebook_runs_all_without_errors_or_warnings(page, lab):
+    """The second notebook builds and predicts with Keras models: nothing on stderr in JupyterLab."""
+    panel = open_notebook(page, lab, f"solved/{ASSIGNMENT}/02_convnet.ipynb")
+    result = run_all(page, panel)
+    page.screenshot(path=ARTIFACTS / "02b-run-all-convnet.png")
+    assert result["errors"] == [], "error or stderr output after Run All:\n" + "\n---\n".join(result["errors"])
+    assert result["not run"] == [], f"code cells that did not run: {result['not run']} of {result['code cells']}"
+    # model.summary() of the convolutional base, rendered in the notebook: 320 + 18,496 + 36,928 weights.
+    summaries = panel.locator(".jp-OutputArea-output", has_text="Total params").all_text_contents()
+    assert any(re.search(r"Total params: 55,744\b", text) for text in summaries), summaries
+
+
 def test_validate_a_solved_notebook_succeeds(page, lab):
     panel = open_notebook(page, lab, f"solved/{ASSIGNMENT}/01_data.ipynb")
     outcome, text = validate(page, panel)
