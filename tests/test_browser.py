@@ -237,14 +237,13 @@ def run_all(page, panel) -> dict:
     """Run → Run All Cells, wait until the kernel is idle again; what the notebook shows then."""
     menu(page, "Run", "Run All Cells")
     page.wait_for_function(
-        """([panel, errors]) => {
-            const node = document.querySelector(panel);
+        """([node, errors]) => {
             const status = node.querySelector('.jp-Notebook-ExecutionIndicator').dataset.status;
             const prompts = [...node.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(e => e.textContent);
             const done = prompts.every(p => /\\[\\d+\\]/.test(p)) || node.querySelector(errors) !== null;
             return status === 'idle' && done && !prompts.some(p => p.includes('*'));
         }""",
-        arg=[f"#{panel.get_attribute('id')}", ERROR_OUTPUTS], timeout=RUN_ALL_TIMEOUT_MS)
+        arg=[panel.element_handle(), ERROR_OUTPUTS], timeout=RUN_ALL_TIMEOUT_MS)
     # textContent, not innerText: JupyterLab skips the rendering of cells out of view.
     prompts = panel.locator(".jp-CodeCell .jp-InputPrompt").all_text_contents()
     return {
