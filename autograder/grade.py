@@ -373,6 +373,8 @@ def grade_class(source: Path, ws: Workspace, *, workers: int | None = None, thre
     """Collect, grade (in parallel), write. Returns a summary (students, skipped, unmapped, errors)."""
     from mnistcnn.expected import ACCURACY_THRESHOLD
 
+    # nbgrader's Gradebook runs `alembic` from PATH when it creates a gradebook.
+    os.environ["PATH"] = release.tool_env()["PATH"]
     threshold = threshold or ACCURACY_THRESHOLD
     d_workers, d_threads = default_workers()
     workers, threads = workers or d_workers, threads or d_threads

@@ -22,6 +22,14 @@ c.CourseDirectory.feedback_directory = "grading/feedback"
 c.CourseDirectory.solution_directory = "grading/solution"
 c.CourseDirectory.source_with_tests_directory = "grading/source_with_tests"
 c.CourseDirectory.db_url = f"sqlite:///{ROOT / 'grading' / 'gradebook.db'}"
+# The course hands out notebooks through the repository or an LMS, not nbgrader's exchange; a
+# private exchange folder keeps the formgrader from warning about (or failing on) a missing one.
+c.Exchange.root = str(ROOT / "grading" / "exchange")
+# The gradebook's folder must exist before the formgrader or an nbgrader command opens it.
+try:
+    (ROOT / "grading" / "exchange").mkdir(parents=True, exist_ok=True)
+except OSError:  # a read-only checkout: grading jobs use their own folders
+    pass
 # Only the notebooks and the files they need belong to the assignment.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
 

@@ -76,10 +76,11 @@ def build_figures(data: dict) -> dict:
     for student, h in sorted(data["histories"].items()):
         epochs = list(range(1, len(h["loss"]) + 1))
         for ax, metric in ((ax_loss, "loss"), (ax_acc, "accuracy")):
-            (line,) = ax.plot(epochs, h[metric], "-", label=f"{student} (training)", gid=f"{student}:{metric}")
+            (line,) = ax.plot(epochs, h[metric], "o-", markersize=3, label=f"{student} (training)",
+                              gid=f"{student}:{metric}")
             if f"val_{metric}" in h:
-                ax.plot(epochs, h[f"val_{metric}"], "--", color=line.get_color(), label=f"{student} (validation)",
-                        gid=f"{student}:val_{metric}")
+                ax.plot(epochs, h[f"val_{metric}"], "s--", markersize=3, color=line.get_color(),
+                        label=f"{student} (validation)", gid=f"{student}:val_{metric}")
     longest = max((len(h["loss"]) for h in data["histories"].values()), default=1)
     for ax, metric in ((ax_loss, "loss"), (ax_acc, "accuracy")):
         ax.set_xlabel("epoch")
