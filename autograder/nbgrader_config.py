@@ -41,6 +41,17 @@ c.Execute.timeout = 1800
 c.ExecutePreprocessor.timeout = 1800
 c.Execute.startup_timeout = 120
 
+# Autograding as nbgrader does it, with the output streams merged (see autograder/preprocessors.py).
+c.Autograde.autograde_preprocessors = [
+    "autograder.preprocessors.CourseExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
 # The student version: what replaces a solution.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"

@@ -34,3 +34,19 @@ def test_autograde_full_marks_for_solutions_and_zero_for_blank(tmp_path):
         assert alice.score == 32
         assert per_cell["test_accuracy_99"] == (5, 5)
         assert bob.score == 0 and bob.max_score == 32
+
+    # What the student's notebooks printed while being graded: nothing on stderr anywhere, and the
+    # training's Keras progress bar as JupyterLab shows it, one line per epoch, not cut off.
+    import nbformat
+
+    autograded = course / "grading" / "autograded" / "alice" / release.ASSIGNMENT
+    for path in sorted(autograded.glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            for out in cell.get("outputs", []):
+                assert not (out.output_type == "stream" and out.name == "stderr"), (path.name, out.text[:300])
+    training = nbformat.read(autograded / "03_training.ipynb", as_version=4)
+    (train,) = [c for c in training.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "train"]
+    text = "".join(o.get("text", "") for o in train.outputs)
+    assert len(train.outputs) == 1 and "Output truncated" not in text
+    assert [f"Epoch {i}/5" in text for i in range(1, 6)] == [True] * 5
+    assert text.count("844/844") == 5 and "val_accuracy" in text
