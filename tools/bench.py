@@ -854,13 +854,16 @@ def analysis(res, row, peak, speedup, cand, hashes, onednn) -> list[str]:
                      f"`{best_env}` at {gain:.2f}× the shipped median"
                      + (f", less than the spread between the shipped configuration's own runs (slowest ÷ fastest "
                         f"= {own:.2f}), so nothing is shipped on its strength. " if gain <= own else
-                        f", beyond the shipped runs' own spread ({own:.2f}) in {len(tr['runs'][best_env])} run(s): "
-                        "a candidate to confirm in paired rounds (and over seeds if its weights differ) before "
-                        "it is shipped. "))
+                        f", beyond the shipped runs' own spread ({own:.2f}) in {len(tr['runs'][best_env])} run(s)"
+                        + (": its weights are bit-identical to the shipped configuration's, so it computes the same "
+                           "thing, and one run beyond the spread on a shared machine is not evidence; not shipped. "
+                           if hashes[best_env] == hashes["shipped"] else
+                           ": a candidate to confirm in paired rounds and over seeds (its weights differ) before it "
+                           "is shipped. ")))
         nb_change = [n for n, c in tr["configs"].items() if (c["spe"] > 1 or c["feed"] != "numpy")
                      and tr["runs"].get(n)]
         same = [n for n in nb_change if hashes[n] == hashes["shipped"]]
-        text += (f"What goes faster changes the notebook: `{PAIRED[2]}` (`compile(..., steps_per_execution=8)`) "
+        text += (f"The candidates that change the notebook: `{PAIRED[2]}` (`compile(..., steps_per_execution=8)`) "
                  f"ran {med(cand):.2f}× as fast as stock in the rounds above"
                  + (" (the target, on a configuration that is not shipped)" if med(cand) >= 1.3 else
                     ", short of 1.3× too in this run") +
