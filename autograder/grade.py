@@ -86,9 +86,7 @@ def _course_args(course: Path, db: str, autograded: str = "autograded") -> list[
 
 
 def _nbgrader(args: list[str], cwd: Path, env: dict, timeout: float) -> subprocess.CompletedProcess:
-    cmd = [str(Path(sys.executable).parent / "nbgrader"), *args]
-    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
-                          preexec_fn=_die_with_parent)
+    return release.nbgrader(*args, cwd=cwd, env=env, timeout=timeout, check=False, preexec_fn=_die_with_parent)
 
 
 def sanitize_for_feedback(nb, released_sources: dict[str, str]) -> None:
@@ -112,15 +110,14 @@ def sanitize_for_feedback(nb, released_sources: dict[str, str]) -> None:
 
 
 def _measure_accuracy(model_path: Path, env: dict, timeout: float) -> tuple[float | None, str]:
+    from mnistcnn.grading import EvaluationError, evaluate_in_clean_process
+
     if not model_path.exists():
         return None, "no trained model reached the grader (did the training or the test cell fail?)"
-    proc = subprocess.run([sys.executable, "-I", "-m", "mnistcnn.grading", str(model_path)],
-                          capture_output=True, text=True, env=env, timeout=timeout, cwd=model_path.parent,
-                          preexec_fn=_die_with_parent)
-    if proc.returncode != 0:
-        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-        return None, "the saved model could not be evaluated: " + (lines[-1] if lines else "no message")
-    return float(json.loads(proc.stdout.strip().splitlines()[-1])["accuracy"]), ""
+    try:
+        return evaluate_in_clean_process(str(model_path), timeout, env, preexec_fn=_die_with_parent), ""
+    except EvaluationError as exc:
+        return None, str(exc)
 
 
 def grade_one(spec: dict) -> dict:
@@ -373,8 +370,7 @@ def grade_class(source: Path, ws: Workspace, *, workers: int | None = None, thre
     """Collect, grade (in parallel), write. Returns a summary (students, skipped, unmapped, errors)."""
     from mnistcnn.expected import ACCURACY_THRESHOLD
 
-    # nbgrader's Gradebook runs `alembic` from PATH when it creates a gradebook.
-    os.environ["PATH"] = release.tool_env()["PATH"]
+    release.use_tool_path()  # nbgrader's Gradebook runs `alembic` from PATH when it creates one
     threshold = threshold or ACCURACY_THRESHOLD
     d_workers, d_threads = default_workers()
     workers, threads = workers or d_workers, threads or d_threads

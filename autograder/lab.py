@@ -14,6 +14,8 @@ import os
 import sys
 from pathlib import Path
 
+from autograder.release import use_tool_path
+
 ROOT = Path(__file__).resolve().parent.parent
 FIRST_NOTEBOOK = "notebooks/convnet/01_data.ipynb"
 
@@ -38,8 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     prepare(ROOT)
     cmd = command(ROOT, *(sys.argv[1:] if argv is None else argv))
     os.chdir(ROOT)
-    # nbgrader runs `alembic` from PATH to set up the gradebook: this environment's scripts first.
-    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    use_tool_path()  # nbgrader runs `alembic` from PATH to set up the gradebook
     os.execv(cmd[0], cmd)
 
 

@@ -32,9 +32,20 @@ def tool_env() -> dict:
     return env
 
 
-def nbgrader(*args: str, cwd: Path = ROOT, check: bool = True) -> subprocess.CompletedProcess:
+def use_tool_path() -> None:
+    """Put this Python's scripts first on this process's PATH (nbgrader's in-process Gradebook and
+    Validator start `alembic` and kernels from it)."""
+    scripts = str(Path(sys.executable).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != scripts:
+        os.environ["PATH"] = tool_env()["PATH"]
+
+
+def nbgrader(*args: str, cwd: Path = ROOT, check: bool = True, env: dict | None = None,
+             timeout: float | None = None, preexec_fn=None) -> subprocess.CompletedProcess:
+    """Run an nbgrader command (``env`` defaults to :func:`tool_env`); ``check`` raises on failure."""
     cmd = [str(Path(sys.executable).parent / "nbgrader"), *args]
-    proc = subprocess.run(cmd, cwd=cwd, env=tool_env(), capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=cwd, env=env or tool_env(), capture_output=True, text=True, timeout=timeout,
+                          preexec_fn=preexec_fn)
     if check and proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -96,7 +107,7 @@ def validator(invert: bool = False):
 
 def validate_notebook(path: Path, invert: bool = False) -> dict:
     """Run nbgrader's validation of one notebook (executes it in the course kernel)."""
-    os.environ["PATH"] = tool_env()["PATH"]
+    use_tool_path()
     return validator(invert).validate(str(path))
 
 

@@ -74,10 +74,25 @@ def evaluate_file(path: str) -> dict:
             "errors": int((predicted != y_test).sum())}
 
 
+def evaluate_in_clean_process(path: str, timeout: float = 900, env: dict | None = None, preexec_fn=None) -> float:
+    """Accuracy of the model saved at ``path``, measured by ``python -I -m mnistcnn.grading``.
+
+    ``env`` defaults to this process's relevant variables plus the course's TensorFlow settings.
+    """
+    if env is None:
+        env = {k: os.environ[k] for k in _PASS_ENV if k in os.environ}
+        env.update(TF_ENV)
+    proc = subprocess.run([sys.executable, "-I", "-m", "mnistcnn.grading", str(path)], capture_output=True,
+                          text=True, timeout=timeout, env=env, cwd=os.path.dirname(str(path)) or ".",
+                          preexec_fn=preexec_fn)
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+        raise EvaluationError("evaluating the saved model failed: " + (lines[-1] if lines else "no message"))
+    return float(json.loads(proc.stdout.strip().splitlines()[-1])["accuracy"])
+
+
 def test_accuracy(model, timeout: float = 900) -> float:
     """The model's accuracy on the MNIST test set, computed in a separate clean process."""
-    env = {k: os.environ[k] for k in _PASS_ENV if k in os.environ}
-    env.update(TF_ENV)
     with tempfile.TemporaryDirectory(prefix="mnistcnn-eval-") as tmp:
         path = os.path.join(tmp, "model.keras")
         try:
@@ -85,12 +100,7 @@ def test_accuracy(model, timeout: float = 900) -> float:
         except Exception as exc:
             raise EvaluationError(f"the model could not be saved ({type(exc).__name__}: {exc}); "
                                   "build it with keras.Sequential as in the lesson") from None
-        proc = subprocess.run([sys.executable, "-I", "-m", "mnistcnn.grading", path],
-                              capture_output=True, text=True, timeout=timeout, env=env, cwd=tmp)
-    if proc.returncode != 0:
-        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-        raise EvaluationError("evaluating the saved model failed: " + (lines[-1] if lines else "no message"))
-    return float(json.loads(proc.stdout.strip().splitlines()[-1])["accuracy"])
+        return evaluate_in_clean_process(path, timeout)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,3 @@
-import os
 import sys
 from pathlib import Path
 
@@ -6,9 +5,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the autograder/ tooling
-os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-
+from autograder.release import use_tool_path  # noqa: E402
 from mnistcnn import quiet_tensorflow  # noqa: E402
+
+use_tool_path()  # nbgrader's tools (alembic, kernels) from this environment
 
 quiet_tensorflow()
 
