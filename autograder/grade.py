@@ -18,6 +18,7 @@ is missing (``--force`` grades everything again).
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import os
 import shutil
@@ -30,7 +31,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from autograder import intake as intake_mod
-from autograder import release
+from autograder import release, sandbox
+from autograder.preprocessors import INCIDENTS_ENV
 
 ROOT = release.ROOT
 ASSIGNMENT = release.ASSIGNMENT
@@ -109,15 +111,25 @@ def sanitize_for_feedback(nb, released_sources: dict[str, str]) -> None:
                 out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
 
 
-def _measure_accuracy(model_path: Path, env: dict, timeout: float) -> tuple[float | None, str]:
-    from mnistcnn.grading import EvaluationError, evaluate_in_clean_process
+def _measure_accuracy(model_path: Path, env: dict, timeout: float, prefix: list[str] | None = None
+                      ) -> tuple[float | None, str]:
+    """Test accuracy of the recorded model, measured in a clean process (in the sandbox when grading
+    sandboxed: the model file is the student's); 0 with the reason when it was trained on the test set."""
+    from mnistcnn.grading import TRAINED_ON_TEST_MARGIN, EvaluationError, measure_in_clean_process
 
     if not model_path.exists():
         return None, "no trained model reached the grader (did the training or the test cell fail?)"
     try:
-        return evaluate_in_clean_process(str(model_path), timeout, env, preexec_fn=_die_with_parent), ""
-    except EvaluationError as exc:
+        m = measure_in_clean_process(str(model_path), timeout, env, preexec_fn=_die_with_parent, prefix=prefix)
+    except (EvaluationError, ValueError, KeyError) as exc:
         return None, str(exc)
+    except subprocess.TimeoutExpired:
+        return None, f"evaluating the saved model took longer than {timeout:.0f} s"
+    accuracy, train = float(m["accuracy"]), m.get("train_accuracy")
+    if train is not None and accuracy - float(train) > TRAINED_ON_TEST_MARGIN:
+        return accuracy, (f"the model was trained on the test set: {accuracy:.2%} on the test images but only "
+                          f"{float(train):.2%} on training images it should have learnt from")
+    return accuracy, ""
 
 
 def grade_one(spec: dict) -> dict:
@@ -134,7 +146,9 @@ def grade_one(spec: dict) -> dict:
     student = spec["student"]
     tmp = Path(tempfile.mkdtemp(prefix=f"mnistcnn-job-{student}-"))
     result = {"student": student, "input_sha": spec["input_sha"], "status": "error", "pid": os.getpid(),
-              "host": os.uname().nodename}
+              "host": os.uname().nodename, "incidents": list(spec.get("incidents", [])),
+              "sandbox": "bubblewrap" if spec.get("sandbox") else "none"}
+    cleanup = [tmp]
     try:
         marker = spec.get("started_marker")
         if marker:  # lets a test see which worker runs which job
@@ -156,30 +170,68 @@ def grade_one(spec: dict) -> dict:
         record.mkdir()
         db = f"sqlite:///{course / 'gradebook.db'}"
         env = job_env(spec["threads"], record)
+        incidents_file = tmp / "incidents.jsonl"
+        env[INCIDENTS_ENV] = str(incidents_file)
+        eval_env, prefix = job_env(spec["threads"]), None
+        box = spec.get("sandbox")
+        if box:
+            runtime = Path(tempfile.mkdtemp(prefix="mnj-"))  # short paths: Unix socket names are limited
+            cleanup.append(runtime)
+            config = tmp / "sandbox.json"
+            config.write_text(json.dumps({"limits": box["limits"], "data": box["data"], "rw": [str(record)]}))
+            env[sandbox.ENV_VAR] = str(config)
+            env["MNISTCNN_SANDBOX_RUNTIME"] = str(runtime)
+            evaluation = runtime / "eval"
+            evaluation.mkdir()
+            prefix = [sys.executable, "-m", "autograder.sandbox", "run", "--config", str(config),
+                      "--run-dir", str(evaluation), "--events", str(runtime / "eval-events.json"), "--"]
+            eval_env.update(release.tool_env())
         args = _course_args(course, db)
+        if spec.get("cell_timeout"):
+            args.append(f"--Execute.timeout={int(spec['cell_timeout'])}")
 
-        proc = _nbgrader(["autograde", ASSIGNMENT, f"--student={student}", *args], tmp, env, spec["timeout"])
-        result["log"] = (proc.stdout + proc.stderr)[-4000:]
-        if proc.returncode != 0:
-            result["error"] = "nbgrader autograde failed: " + _last_error(proc.stdout + proc.stderr)
-            return result
+        if spec["files"]:
+            proc = _nbgrader(["autograde", ASSIGNMENT, f"--student={student}", *args], tmp, env, spec["timeout"])
+            result["log"] = (proc.stdout + proc.stderr)[-4000:]
+            if proc.returncode != 0:
+                result["error"] = "nbgrader autograde failed: " + _last_error(proc.stdout + proc.stderr)
+                return result
+        else:  # nothing usable was handed in: every test gets 0, nothing runs
+            with Gradebook(db) as gb:
+                gb.update_or_create_student(student)
+                for nb in gb.add_submission(ASSIGNMENT, student).notebooks:
+                    for grade in nb.grades:
+                        grade.auto_score, grade.needs_manual_grade = 0.0, False
+                gb.db.commit()
+        if incidents_file.exists():
+            for line in incidents_file.read_text().splitlines():
+                try:
+                    result["incidents"].append(json.loads(line))
+                except ValueError:
+                    pass
 
         # The accuracy test's points: measured again outside the student's kernel.
-        accuracy, why = _measure_accuracy(record / "model.keras", job_env(spec["threads"]), spec["timeout"])
+        accuracy, why = _measure_accuracy(record / "model.keras", eval_env, spec["timeout"], prefix)
         result["accuracy"], result["accuracy_note"] = accuracy, why
+        if accuracy is not None and why:
+            result["incidents"].append({"notebook": "03_training", "cell": ACCURACY_CELL, "kind": "cheat",
+                                        "text": f"Grader: {why}: 0 points for {ACCURACY_CELL}"})
         autograded = course / "autograded" / student / ASSIGNMENT
         with Gradebook(db) as gb:
             for nb in gb.find_submission(ASSIGNMENT, student).notebooks:
                 for grade in nb.grades:
-                    if grade.name == ACCURACY_CELL:
-                        passed = accuracy is not None and accuracy >= spec["threshold"]
+                    if grade.auto_score is None and grade.cell.cell_type == "code":
+                        # a test cell nbgrader did not see (deleted, or its metadata removed)
+                        grade.auto_score, grade.needs_manual_grade = 0.0, False
+                    if grade.name == ACCURACY_CELL and nb.name in spec["files"]:
+                        passed = accuracy is not None and not why and accuracy >= spec["threshold"]
                         grade.auto_score = grade.max_score if passed else 0.0
                         grade.needs_manual_grade = False
-                        note = (f"Grader: test accuracy measured outside your notebook, in a clean process, "
+                        note = (f"Grader: {why}: 0 of {grade.max_score:g} points." if why else
+                                f"Grader: test accuracy measured outside your notebook, in a clean process, "
                                 f"on freshly loaded test data: {accuracy:.2%} "
                                 f"({'at least' if passed else 'below'} {spec['threshold']:.0%}): "
-                                f"{grade.auto_score:g} of {grade.max_score:g} points."
-                                if accuracy is not None else f"Grader: {why}: 0 of {grade.max_score:g} points.")
+                                f"{grade.auto_score:g} of {grade.max_score:g} points.")
                         _annotate(autograded / f"{nb.name}.ipynb", ACCURACY_CELL, note)
             gb.db.commit()
             submission = gb.find_submission(ASSIGNMENT, student)
@@ -200,6 +252,10 @@ def grade_one(spec: dict) -> dict:
         for path in sorted(autograded.glob("*.ipynb")):
             nb = nbformat.read(path, as_version=4)
             sanitize_for_feedback(nb, spec["released"])
+            lines = [i["text"] for i in result["incidents"] if i.get("notebook") in (path.stem, None)]
+            if lines:  # what the grader noticed, at the top of the feedback
+                nb.cells.insert(0, nbformat.v4.new_markdown_cell(
+                    "**Grader's notes on this notebook**\n\n" + "\n".join(f"* {_md(t)}" for t in lines)))
             nbformat.write(nb, clean / path.name)
         proc = _nbgrader(["generate_feedback", ASSIGNMENT, f"--student={student}",
                           *_course_args(course, db, autograded="for_feedback")], tmp, env, spec["timeout"])
@@ -208,6 +264,12 @@ def grade_one(spec: dict) -> dict:
             return result
         feedback = course / "feedback" / student / ASSIGNMENT
         result["feedback"] = {p.name: p.read_bytes() for p in sorted(feedback.glob("*.html"))}
+        missing = [i["text"] for i in result["incidents"] if i.get("kind") == "unusable"]
+        if missing:  # no notebook to show them in: a page of their own
+            items = "".join(f"<li>{html.escape(t)}</li>" for t in missing)
+            result["feedback"]["not_graded.html"] = (
+                f"<!DOCTYPE html><html lang='en'><meta charset='utf-8'><title>Not graded</title><body>"
+                f"<h1>Files of yours that could not be graded</h1><ul>{items}</ul></body></html>").encode()
         result["status"] = "ok"
         return result
     except subprocess.TimeoutExpired as exc:
@@ -215,7 +277,13 @@ def grade_one(spec: dict) -> dict:
         return result
     finally:
         result["seconds"] = round(time.perf_counter() - t0, 1)
-        shutil.rmtree(tmp, ignore_errors=True)
+        for path in cleanup:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _md(text: str) -> str:
+    """Student-made text (file and cell names) shown literally in a Markdown cell."""
+    return "".join("\\" + ch if ch in "\\`*_{}[]<>()#+-.!|" else ch for ch in text)
 
 
 def _annotate(path: Path, grade_id: str, text: str) -> None:
@@ -364,10 +432,66 @@ def default_workers() -> tuple[int, int]:
     return workers, max(1, cores // workers)
 
 
+class SandboxUnavailable(RuntimeError):
+    """Grading would run student code unsandboxed, and the instructor did not allow it."""
+
+
+def mnist_file() -> str:
+    """The MNIST file the sandboxed kernels read (fetched first if it is not here yet)."""
+    from mnistcnn import data
+
+    if os.environ.get("MNIST_PATH"):
+        return str(Path(os.environ["MNIST_PATH"]).resolve())
+    for candidate in (data.keras_cache(), data.course_cache()):
+        if candidate.is_file():
+            return str(candidate.resolve())
+    data.load_mnist(verbose=True)
+    for candidate in (data.keras_cache(), data.course_cache()):
+        if candidate.is_file():
+            return str(candidate.resolve())
+    raise FileNotFoundError("the MNIST data could not be found or fetched (run `make data`)")
+
+
+def sandbox_setting(limits: sandbox.Limits | None, unsandboxed: bool) -> dict | None:
+    """The sandbox every job uses, or None when the instructor allowed grading without one."""
+    if unsandboxed:
+        return None
+    why = sandbox.unavailable_reason()
+    if why:
+        raise SandboxUnavailable(
+            f"{why}.\nStudent code would run with your permissions, next to the gradebook. Install "
+            "bubblewrap, or pass --unsandboxed to grade without the sandbox (the report will say so).")
+    from dataclasses import asdict
+
+    return {"limits": asdict(limits or sandbox.Limits()), "data": mnist_file()}
+
+
+def screen_submission(student: str, files: dict[str, Path], released: dict) -> tuple[dict, list[dict]]:
+    """Screen each notebook (:mod:`autograder.screen`): the usable ones, and the notes."""
+    from autograder import screen
+
+    usable, notes = {}, []
+    for nb, path in sorted(files.items()):
+        size = Path(path).stat().st_size
+        if size > screen.MAX_NOTEBOOK_BYTES:  # not even read into memory
+            ok, lines, data = False, [f"{nb}.ipynb is {size / 2**20:.1f} MB, over the limit of "
+                                      f"{screen.MAX_NOTEBOOK_BYTES / 2**20:.0f} MB: graded as missing"], b""
+        else:
+            data = Path(path).read_bytes()
+            ok, lines = screen.screen(data, f"{nb}.ipynb", released.get(nb, {}))
+        notes += [{"notebook": nb, "cell": None, "kind": "screen" if ok else "unusable", "text": t} for t in lines]
+        if ok:
+            usable[nb] = data
+    return usable, notes
+
+
 def grade_class(source: Path, ws: Workspace, *, workers: int | None = None, threads: int | None = None,
-                scheduler: str | None = None, force: bool = False, timeout: float = 3600,
-                threshold: float = 0.99, marker_dir: Path | None = None, out=sys.stdout) -> dict:
+                scheduler: str | None = None, force: bool = False, timeout: float | None = None,
+                threshold: float = 0.99, marker_dir: Path | None = None, out=sys.stdout,
+                limits: sandbox.Limits | None = None, unsandboxed: bool = False,
+                cell_timeout: float | None = None) -> dict:
     """Collect, grade (in parallel), write. Returns a summary (students, skipped, unmapped, errors)."""
+    from autograder import screen
     from mnistcnn.expected import ACCURACY_THRESHOLD
 
     release.use_tool_path()  # nbgrader's Gradebook runs `alembic` from PATH when it creates one
@@ -375,6 +499,15 @@ def grade_class(source: Path, ws: Workspace, *, workers: int | None = None, thre
     d_workers, d_threads = default_workers()
     workers, threads = workers or d_workers, threads or d_threads
     names = notebook_names()
+    box = sandbox_setting(limits, unsandboxed)
+    if box is None:
+        print("WARNING: grading WITHOUT the sandbox (--unsandboxed): student code runs with your permissions.",
+              file=out, flush=True)
+    else:
+        print(f"Sandbox: bubblewrap; per notebook: {sandbox.Limits(**box['limits']).describe()}", file=out)
+    wall = (limits or sandbox.Limits()).wall
+    timeout = timeout or len(names) * (wall + 120) + 600
+    released_by_nb = {p.stem: screen.released_cells(p) for p in sorted(release.NOTEBOOKS.glob("*.ipynb"))}
 
     print(f"Collecting submissions from {source} ...", file=out, flush=True)
     found = intake_mod.collect(Path(source), names, ws.path)
@@ -392,20 +525,26 @@ def grade_class(source: Path, ws: Workspace, *, workers: int | None = None, thre
                 and in_gradebook(ws, student):
             skipped.append(student)
             continue
-        missing = [n for n in names if n not in files]
-        specs.append({"student": student, "input_sha": sha,
-                      "files": {nb: Path(p).read_bytes() for nb, p in files.items()}, "missing": missing})
+        usable, notes = screen_submission(student, files, released_by_nb)
+        missing = [n for n in names if n not in usable]
+        notes += [{"notebook": n, "cell": None, "kind": "missing", "text": f"{n}.ipynb was not handed in: "
+                   "0 points for its tests"} for n in names if n not in files]
+        specs.append({"student": student, "input_sha": sha, "files": usable, "missing": missing,
+                      "incidents": notes})
     print(f"  {len(found.submissions)} students; {len(skipped)} already graded (use --force to regrade); "
           f"{len(specs)} to grade", file=out, flush=True)
     summary = {"students": sorted(found.submissions), "skipped": skipped, "unmapped": found.unmapped,
                "errors": {}}
+    _write_atomic(ws.path / "run.json", json.dumps({
+        "source": str(source), "unmapped": found.unmapped, "sandbox": "bubblewrap" if box else "none",
+        "limits": box["limits"] if box else None}, indent=1).encode())
     if specs:
         template = prepare_gradebook(ws)
         solutions = {p.name: p.read_bytes() for p in sorted(release.SOLUTIONS.glob("*.ipynb"))}
         released = released_sources()
         for spec in specs:
             spec.update(solutions=solutions, released=released, template_db=template, threads=threads,
-                        timeout=timeout, threshold=threshold,
+                        timeout=timeout, threshold=threshold, sandbox=box, cell_timeout=cell_timeout,
                         started_marker=str(marker_dir / spec["student"]) if marker_dir else None)
         _run_jobs(specs, ws, workers, threads, scheduler, out, summary)
     finish(ws, out)
@@ -510,16 +649,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, help="CPU threads per job (default: cores / workers)")
     ap.add_argument("--scheduler", help="address of an existing Dask scheduler (default: a local cluster)")
     ap.add_argument("--force", action="store_true", help="grade again what was already graded")
-    ap.add_argument("--timeout", type=float, default=3600, help="seconds per submission (default 3600)")
+    d = sandbox.Limits()
+    ap.add_argument("--timeout", type=float, help="seconds per submission (default: from --wall-limit)")
+    box = ap.add_argument_group("sandbox (bubblewrap) and limits, per notebook")
+    box.add_argument("--unsandboxed", action="store_true",
+                     help="run student code WITHOUT the sandbox (only where bubblewrap is missing; unsafe)")
+    box.add_argument("--wall-limit", type=float, default=d.wall, help=f"seconds (default {d.wall:.0f})")
+    box.add_argument("--cpu-limit", type=float, default=d.cpu, help=f"CPU seconds (default {d.cpu:.0f})")
+    box.add_argument("--memory-limit", type=float, default=d.memory / sandbox.GiB,
+                     help=f"GiB of memory (default {d.memory / sandbox.GiB:g})")
+    box.add_argument("--disk-limit", type=float, default=d.disk / sandbox.MiB,
+                     help=f"MiB written (default {d.disk / sandbox.MiB:g})")
+    box.add_argument("--nproc-limit", type=int, default=d.nproc, help=f"processes and threads (default {d.nproc})")
+    box.add_argument("--output-limit", type=float, default=d.output / sandbox.MiB,
+                     help=f"MiB of output kept (default {d.output / sandbox.MiB:g})")
+    box.add_argument("--cell-timeout", type=float, help="seconds per cell (default: nbgrader_config.py, 1800)")
     args = ap.parse_args(argv)
+    limits = sandbox.Limits(wall=args.wall_limit, cpu=args.cpu_limit, memory=int(args.memory_limit * sandbox.GiB),
+                            disk=int(args.disk_limit * sandbox.MiB), nproc=args.nproc_limit,
+                            output=int(args.output_limit * sandbox.MiB))
     if not Path(args.source).exists():
         print(f"mnistcnn-grade: {args.source}: no such folder or archive", file=sys.stderr)
         return 2
     ws = Workspace(Path(args.out), args.db)
     try:
         summary = grade_class(Path(args.source), ws, workers=args.workers, threads=args.threads,
-                              scheduler=args.scheduler, force=args.force, timeout=args.timeout)
-    except (FileNotFoundError, ValueError) as exc:  # unreadable source or archive
+                              scheduler=args.scheduler, force=args.force, timeout=args.timeout,
+                              limits=limits, unsandboxed=args.unsandboxed, cell_timeout=args.cell_timeout)
+    except (FileNotFoundError, ValueError, SandboxUnavailable) as exc:  # unreadable source, no sandbox
         print(f"mnistcnn-grade: {exc}", file=sys.stderr)
         return 2
     if summary["errors"]:

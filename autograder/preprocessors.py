@@ -1,15 +1,185 @@
-"""nbgrader's execution step, with the notebook's output streams merged as JupyterLab shows them.
+"""nbgrader's execution step as the course grades: merged output streams, a sandboxed kernel, limits.
 
-Keras's progress bar redraws itself hundreds of times per epoch with carriage returns. Executed by
-nbgrader, each redraw becomes an output of its own: the training cell ends up with about a thousand
-outputs, nbgrader's LimitOutput cuts them off before the last epoch, and the feedback page lists
-them all. Merging the streams and applying the carriage returns (what nbclient's
-``coalesce_streams`` does) leaves what a student sees in JupyterLab: one progress line per epoch.
+Merged streams. Keras's progress bar redraws itself hundreds of times per epoch with carriage
+returns. Executed by nbgrader, each redraw becomes an output of its own: the training cell ends up
+with about a thousand outputs, nbgrader's LimitOutput cuts them off before the last epoch, and the
+feedback page lists them all. Merging the streams and applying the carriage returns (what
+nbclient's ``coalesce_streams`` does) leaves what a student sees in JupyterLab: one line per epoch.
+
+Sandbox. When ``$MNISTCNN_SANDBOX`` names a sandbox configuration (``mnistcnn-grade`` sets it), the
+kernel is started through :mod:`autograder.sandbox` (bubblewrap, limits, watchdog) and talks to
+nbgrader over Unix sockets in a folder of its own. When the sandbox stops the kernel (a limit) or
+the kernel dies (``sys.exit`` is caught by IPython, ``os._exit`` is not), the cell that was running
+gets an error saying why, every later code cell gets an error saying it was not run, and grading
+goes on with the next notebook: the points earned before keep counting.
+
+Output. What a notebook prints is kept up to ``Limits.output`` bytes; beyond that it is dropped
+(with a note in the cell), and beyond ten times that the kernel is stopped.
+
+What happened is appended, one JSON line per event, to ``$MNISTCNN_INCIDENTS`` (written by nbgrader's
+process, outside the sandbox), which the grader turns into lines of feedback and of the class report.
 """
 
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+from nbclient.exceptions import DeadKernelError
+from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Bool
+
+from autograder import sandbox
+
+INCIDENTS_ENV = "MNISTCNN_INCIDENTS"
+
+
+def note_incident(notebook: str, kind: str, text: str, cell: str | None = None) -> None:
+    path = os.environ.get(INCIDENTS_ENV)
+    if not path:
+        return
+    with open(path, "a") as f:
+        f.write(json.dumps({"notebook": notebook, "cell": cell, "kind": kind, "text": text}) + "\n")
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel started inside the sandbox, reached over Unix sockets in its own folder."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.sandbox_config = os.environ[sandbox.ENV_VAR]
+        base = os.environ.get("MNISTCNN_SANDBOX_RUNTIME") or None  # short: Unix socket paths are limited
+        self.sandbox_dir = Path(tempfile.mkdtemp(prefix="mnk-", dir=base))
+        for sub in ("run", "work"):
+            (self.sandbox_dir / sub).mkdir()
+        self.transport = "ipc"
+        self.ip = str(self.sandbox_dir / "run" / "k")
+        self.connection_file = str(self.sandbox_dir / "run" / "kernel.json")
+        self.sandbox_events = str(self.sandbox_dir / "events.json")
+        self._sandbox_cwd = ""
+
+    async def start_kernel(self, **kwargs):
+        self._sandbox_cwd = str(kwargs.get("cwd") or os.getcwd())
+        # An interrupt as a message on the control channel: a signal would reach the launcher,
+        # not the kernel in its own session.
+        self.kernel_spec.interrupt_mode = "message"
+        return await super().start_kernel(**kwargs)
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        cmd = super().format_kernel_cmd(extra_arguments)
+        return [sys.executable, "-m", "autograder.sandbox", "run", "--config", self.sandbox_config,
+                "--run-dir", str(self.sandbox_dir / "run"), "--work", str(self.sandbox_dir / "work"),
+                "--cwd", self._sandbox_cwd, "--events", self.sandbox_events, "--", *cmd]
+
+    def sandbox_report(self) -> dict:
+        return sandbox.read_events(self.sandbox_events)
+
+    def remove_sandbox_dir(self) -> None:
+        sandbox.cleanup(self.sandbox_events)
+        shutil.rmtree(self.sandbox_dir, ignore_errors=True)
+
+
+def _error(ename: str, evalue: str) -> NotebookNode:
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
 
 class CourseExecute(Execute):
     coalesce_streams = Bool(True)
+
+    def __init__(self, *args, **kwargs):
+        if os.environ.get(sandbox.ENV_VAR):
+            kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
+        super().__init__(*args, **kwargs)
+        limits = {}
+        if os.environ.get(sandbox.ENV_VAR):
+            limits = json.loads(Path(os.environ[sandbox.ENV_VAR]).read_text()).get("limits", {})
+        self.output_limit = sandbox.Limits.from_dict(limits).output
+
+    # -- bookkeeping per notebook
+    def preprocess(self, nb, resources=None, km=None):
+        self._notebook = (resources or {}).get("unique_key", "notebook")
+        self._dead: str | None = None
+        self._output_bytes = 0
+        self._output_noted: set[int] = set()
+        self._stop_sent = False
+        self._last_km = None
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:
+            self._after_kernel()
+
+    def _after_kernel(self) -> None:
+        km = getattr(self, "_last_km", None)
+        if isinstance(km, SandboxedKernelManager):
+            report = km.sandbox_report()
+            for note in report.get("notes", []):
+                note_incident(self._notebook, "processes", note)
+            km.remove_sandbox_dir()
+
+    def _cell_name(self, cell, index) -> str:
+        return cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
+
+    def _death_reason(self) -> tuple[str, str]:
+        km = getattr(self, "_last_km", None)
+        if isinstance(km, SandboxedKernelManager):
+            for _ in range(50):  # the launcher writes its report as it exits
+                report = km.sandbox_report()
+                if report.get("state") == "ended":
+                    break
+                import time
+
+                time.sleep(0.1)
+            reason = report.get("reason")
+            if reason:
+                return reason["kind"], f"The grader's sandbox stopped your notebook: {reason['text']}."
+            code = report.get("exit")
+            return "died", (f"Your notebook's kernel stopped (exit status {code}): the code ended its own "
+                            "process (os._exit, os.kill, a crash) or closed the kernel.")
+        return "died", "Your notebook's kernel stopped: the code ended its own process or crashed."
+
+    def preprocess_cell(self, cell, resources, index):
+        self._last_km = getattr(self, "km", None) or self._last_km
+        if self._dead is not None:
+            if cell.cell_type == "code" and cell.source.strip():
+                cell.outputs = [_error("NotRun", f"not run: the kernel had stopped in an earlier cell "
+                                                  f"({self._dead})")]
+            return cell, resources
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            kind, text = self._death_reason()
+            where = self._cell_name(cell, index)
+            cell.outputs = [*cell.get("outputs", []), _error("KernelStopped", text)]
+            self._dead = f"{where}: {text}"
+            note_incident(self._notebook, kind, f"{text} (in {where}; later cells were not run)", where)
+            return cell, resources
+
+    # -- output cap
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        size = len(json.dumps(content.get("data") or content.get("text") or content.get("traceback") or ""))
+        self._output_bytes += size
+        if self._output_bytes > self.output_limit:
+            if cell_index not in self._output_noted:
+                self._output_noted.add(cell_index)
+                cell = self.nb.cells[cell_index]
+                where = self._cell_name(cell, cell_index)
+                outs.append(NotebookNode(output_type="stream", name="stdout", text=(
+                    f"\n[grader: output beyond {self.output_limit / 2**20:.0f} MiB for this notebook is not kept]\n")))
+                note_incident(self._notebook, "output", f"more than {self.output_limit / 2**20:.0f} MiB of "
+                              f"output; the rest was not kept (from {where})", where)
+            if self._output_bytes > 10 * self.output_limit and not self._stop_sent:
+                self._stop_sent = True
+                km = getattr(self, "_last_km", None)
+                pid = getattr(getattr(km, "provisioner", None), "pid", None)
+                if isinstance(km, SandboxedKernelManager) and pid:
+                    os.kill(pid, signal.SIGUSR1)  # the launcher stops the sandbox and says why
+            return None
+        return super().output(outs, msg, display_id, cell_index)

@@ -1,0 +1,545 @@
+"""The sandbox a student's code runs in at grading time: bubblewrap, plus limits and a watchdog.
+
+nbgrader runs a student's notebook in a Jupyter kernel with the instructor's permissions. When the
+grader sets ``$MNISTCNN_SANDBOX`` (``mnistcnn-grade`` always does, unless told ``--no-sandbox``),
+every kernel it starts is launched through this module instead::
+
+    python -m autograder.sandbox run --config sandbox.json --run-dir R --work W --cwd C --events E \\
+        -- python -m ipykernel_launcher -f R/kernel.json
+
+The launcher (trusted, outside) starts ``bwrap`` with:
+
+* the system read-only, and only what the kernel needs of the course: Python, the packages, the
+  ``mnistcnn`` package and the MNIST file; nothing else of the course folder, of the grading folder
+  (gradebook, hidden tests, other students' work) or of the instructor's home;
+* a private home and ``/tmp`` (memory-backed, limited in size);
+* one writable folder shown as the notebook's own folder (an empty copy: not the folder where
+  nbgrader keeps the notebook with its hidden tests), the recording folder of the grader and the
+  folder of the kernel's sockets (Unix sockets: they work across network namespaces);
+* its own network namespace (no network, loopback only), PID namespace (every process it started
+  dies with it), IPC and UTS namespaces; an unprivileged user in its own user namespace;
+* limits: memory and number of processes in cgroups where they are writable (else a watchdog on the
+  resident memory and ``RLIMIT_NPROC``), CPU share in a cgroup, CPU time, wall-clock time, disk
+  written, file size (``RLIMIT_FSIZE``), no core dumps.
+
+When a limit is hit the launcher kills the sandbox and writes why to the events file, outside the
+sandbox, where the grader (``autograder.preprocessors``) reads it for the student's feedback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+ENV_VAR = "MNISTCNN_SANDBOX"
+GiB = 1024**3
+MiB = 1024**2
+
+
+@dataclass
+class Limits:
+    """Per kernel (one notebook). Defaults fit the 5-epoch training on a 2-core machine with room."""
+
+    wall: float = 3600.0  # seconds the kernel may live
+    cpu: float = 4 * 3600.0  # CPU seconds of all its processes together
+    memory: int = 6 * GiB  # resident memory (page cache and /tmp included, where a cgroup counts it)
+    disk: int = 1 * GiB  # bytes written into its writable folders
+    files: int = 20_000  # files in its writable folders
+    file_size: int = 512 * MiB  # one file (RLIMIT_FSIZE)
+    tmp: int = 512 * MiB  # size of its private /tmp and of its home (each)
+    nproc: int = 512  # processes and threads (TensorFlow alone starts dozens of threads)
+    cores: float = 0.0  # CPU share in cores (0: as many as the job's threads)
+    output: int = 4 * MiB  # notebook output kept by the grader (enforced in autograder.preprocessors)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Limits:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def describe(self) -> str:
+        return (f"wall {self.wall:.0f} s, CPU {self.cpu:.0f} s, memory {self.memory / GiB:.1f} GiB, "
+                f"disk {self.disk / MiB:.0f} MiB in {self.files:,} files, file {self.file_size / MiB:.0f} MiB, "
+                f"processes {self.nproc}, output {self.output / MiB:.0f} MiB")
+
+
+# ----------------------------------------------------------------------------- availability
+
+
+def bwrap_path() -> str | None:
+    return shutil.which("bwrap")
+
+
+_PROBE: dict[str, str | None] = {}
+
+
+def unavailable_reason() -> str | None:
+    """None when bubblewrap runs here; else why not (shown to the instructor)."""
+    if "reason" in _PROBE:
+        return _PROBE["reason"]
+    reason = None
+    if not sys.platform.startswith("linux"):
+        reason = f"bubblewrap needs Linux (this is {sys.platform})"
+    elif bwrap_path() is None:
+        reason = "bubblewrap (bwrap) is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+    else:
+        args = [bwrap_path(), *base_args(), "--", sys.executable, "-c", "pass"]
+        try:
+            proc = subprocess.run(args, capture_output=True, text=True, timeout=60)
+            if proc.returncode != 0:
+                reason = f"bubblewrap does not run here: {proc.stderr.strip()[:300]}"
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            reason = f"bubblewrap does not run here: {exc}"
+    _PROBE["reason"] = reason
+    return reason
+
+
+# ----------------------------------------------------------------------------- what the sandbox sees
+
+
+_ETC = ["ld.so.cache", "ld.so.conf", "ld.so.conf.d", "nsswitch.conf", "localtime", "timezone", "mime.types",
+        "fonts", "ssl", "ca-certificates", "alternatives", "matplotlibrc", "os-release", "hosts"]
+
+
+def _python_paths() -> list[str]:
+    import importlib.util
+    import site
+    import sysconfig
+
+    paths = {sys.base_prefix, sys.prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        paths.add(sysconfig.get_paths()[key])
+    paths.update(site.getsitepackages())
+    spec = importlib.util.find_spec("mnistcnn")
+    if spec and spec.origin:
+        paths.add(os.path.dirname(spec.origin))
+    kept = []
+    for p in sorted(paths, key=len):  # drop paths inside one already kept
+        p = os.path.realpath(p)
+        if os.path.exists(p) and not any(p == k or p.startswith(k + os.sep) for k in kept):
+            kept.append(p)
+    return kept
+
+
+def base_args() -> list[str]:
+    """bwrap options shared by every sandbox: namespaces, system read-only, private /proc and /dev."""
+    args = ["--unshare-all", "--unshare-user", "--uid", "1000", "--gid", "1000", "--hostname", "sandbox",
+            "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--proc", "/proc", "--dev", "/dev"]
+    for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    for name in _ETC:
+        path = os.path.join("/etc", name)
+        if os.path.exists(path):
+            args += ["--ro-bind", path, path]
+    # The CPU description TensorFlow and OpenBLAS read to size their thread pools.
+    for path in ("/sys/devices/system/cpu", "/sys/fs/cgroup"):
+        if os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    for path in _python_paths():
+        args += ["--ro-bind", path, path]
+    return args
+
+
+_PASS_ENV_PREFIXES = ("TF_", "OMP_", "KERAS_BACKEND", "MNISTCNN_THREADS", "MNISTCNN_RECORD_DIR", "PYTHONWARNINGS",
+                      "PYTHONHASHSEED", "LANG", "LC_", "OPENBLAS_", "MKL_", "JPY_SESSION_NAME")
+
+
+def sandbox_env(env: dict, extra: dict) -> list[str]:
+    """``--setenv`` options: what the kernel needs of ``env``, and nothing of the grader's own settings."""
+    out = ["--clearenv"]
+    keep = {k: v for k, v in env.items() if k.startswith(_PASS_ENV_PREFIXES)}
+    keep.update({"PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]),
+                 "HOME": "/home/student", "USER": "student", "TMPDIR": "/tmp", "MPLCONFIGDIR": "/tmp/matplotlib",
+                 "MPLBACKEND": "agg"})
+    keep.update(extra)
+    for k, v in sorted(keep.items()):
+        out += ["--setenv", k, str(v)]
+    return out
+
+
+def command(config: dict, *, run_dir: str, work: str, cwd: str, inner: list[str], env: dict) -> list[str]:
+    """The whole bwrap command line for one kernel (or one evaluation)."""
+    limits = Limits.from_dict(config.get("limits", {}))
+    args = [bwrap_path() or "bwrap", *base_args(),
+            "--size", str(limits.tmp), "--tmpfs", "/tmp",
+            "--size", str(limits.tmp), "--tmpfs", "/home",
+            "--dir", "/home/student"]
+    extra_env = {}
+    data = config.get("data")
+    if data:
+        args += ["--ro-bind", data, data]
+        extra_env["MNIST_PATH"] = data
+    for path in config.get("ro", []):
+        args += ["--ro-bind", path, path]
+    for path in [*config.get("rw", []), run_dir]:
+        args += ["--bind", path, path]
+    if work and cwd:
+        args += ["--bind", work, cwd]
+    args += sandbox_env(env, extra_env)
+    args += ["--chdir", cwd or run_dir, "--", *inner]
+    return args
+
+
+# ----------------------------------------------------------------------------- cgroups (where writable)
+
+
+class Cgroups:
+    """Memory, processes, CPU share and CPU time of one sandbox, in cgroup v1 or v2 where writable."""
+
+    def __init__(self, name: str, limits: Limits, cores: float):
+        self.dirs: dict[str, Path] = {}
+        self.v2 = Path("/sys/fs/cgroup/cgroup.controllers").exists()
+        own = self._own_paths()
+        wanted = {
+            "memory": {"memory.limit_in_bytes": limits.memory, "memory.max": limits.memory,
+                       "memory.swappiness": 0, "memory.swap.max": 0},
+            "pids": {"pids.max": limits.nproc},
+            "cpu": ({"cpu.cfs_period_us": 100_000, "cpu.cfs_quota_us": int(cores * 100_000),
+                     "cpu.max": f"{int(cores * 100_000)} 100000"} if cores > 0 else {}),
+            "cpuacct": {},
+        }
+        for controller, settings in wanted.items():
+            if self.v2:
+                base = Path("/sys/fs/cgroup") / own.get("", "/").lstrip("/")
+            else:
+                root = Path("/sys/fs/cgroup") / controller
+                if not root.is_dir():
+                    continue
+                base = root / own.get(controller, "/").lstrip("/")
+            path = base / name
+            try:
+                path.mkdir(exist_ok=True)
+                for fname, value in settings.items():
+                    f = path / fname
+                    if f.exists():
+                        f.write_text(str(value))
+                self.dirs[controller] = path
+            except OSError:
+                self._rmdir(path)
+            if self.v2:
+                if controller in self.dirs:
+                    self.dirs = {k: path for k in ("memory", "pids", "cpu", "cpuacct")}
+                break
+
+    @staticmethod
+    def _own_paths() -> dict[str, str]:
+        out = {}
+        try:
+            for line in Path("/proc/self/cgroup").read_text().splitlines():
+                _, controllers, path = line.split(":", 2)
+                for c in controllers.split(","):
+                    out[c] = path
+        except OSError:
+            pass
+        return out
+
+    def has(self, controller: str) -> bool:
+        return controller in self.dirs
+
+    def join(self, pid: int) -> None:
+        for path in set(self.dirs.values()):
+            try:
+                (path / "cgroup.procs").write_text(str(pid))
+            except OSError:
+                pass
+
+    def _read(self, controller: str, *names: str) -> str | None:
+        path = self.dirs.get(controller)
+        for name in names:
+            if path is not None and (path / name).exists():
+                try:
+                    return (path / name).read_text()
+                except OSError:
+                    return None
+        return None
+
+    def oom_kills(self) -> int:
+        text = self._read("memory", "memory.oom_control", "memory.events") or ""
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill":
+                return int(value)
+        return 0
+
+    def peak_memory(self) -> int | None:
+        text = self._read("memory", "memory.max_usage_in_bytes", "memory.peak")
+        return int(text) if text and text.strip().isdigit() else None
+
+    def pids_max_hits(self) -> int:
+        text = self._read("pids", "pids.events") or ""
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "max":
+                return int(value)
+        return 0
+
+    def cpu_seconds(self) -> float | None:
+        text = self._read("cpuacct", "cpuacct.usage")
+        if text and text.strip().isdigit():
+            return int(text) / 1e9
+        text = self._read("cpu", "cpu.stat")
+        for line in (text or "").splitlines():
+            if line.startswith("usage_usec "):
+                return int(line.split()[1]) / 1e6
+        return None
+
+    def kill_all(self) -> None:
+        for path in set(self.dirs.values()):
+            for _ in range(50):
+                try:
+                    pids = [int(p) for p in (path / "cgroup.procs").read_text().split()]
+                except OSError:
+                    break
+                if not pids:
+                    break
+                for pid in pids:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+                time.sleep(0.05)
+
+    @staticmethod
+    def _rmdir(path: Path) -> None:
+        for _ in range(40):
+            try:
+                path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.05)
+
+    def remove(self) -> None:
+        self.kill_all()
+        for path in set(self.dirs.values()):
+            self._rmdir(path)
+
+
+# ----------------------------------------------------------------------------- the watchdog
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read().decode(errors="replace")
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def _rss_and_cpu(pids: list[int]) -> tuple[int, float]:
+    page, tick = os.sysconf("SC_PAGE_SIZE"), os.sysconf("SC_CLK_TCK")
+    rss, cpu = 0, 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                parts = f.read().decode(errors="replace").rsplit(")", 1)[1].split()
+            cpu += sum(int(x) for x in parts[11:15]) / tick  # utime stime cutime cstime
+            rss += int(parts[21]) * page
+        except (OSError, ValueError, IndexError):
+            continue
+    return rss, cpu
+
+
+def _disk_usage(paths: list[str], max_files: int) -> tuple[int, int]:
+    total, count = 0, 0
+    todo = list(paths)
+    while todo:
+        path = todo.pop()
+        try:
+            with os.scandir(path) as it:
+                for entry in it:
+                    count += 1
+                    if count > max_files:
+                        return total, count
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            todo.append(entry.path)
+                        else:
+                            total += entry.stat(follow_symlinks=False).st_blocks * 512
+                    except OSError:
+                        pass
+        except OSError:
+            pass
+    return total, count
+
+
+def _fmt_bytes(n: float) -> str:
+    return f"{n / GiB:.1f} GiB" if n >= GiB else f"{n / MiB:.0f} MiB"
+
+
+def run(config: dict, *, run_dir: str, work: str, cwd: str, events: str, inner: list[str]) -> int:
+    """Start ``inner`` in the sandbox, watch it, write what happened to ``events``; return its exit code."""
+    limits = Limits.from_dict(config.get("limits", {}))
+    if inner and not os.path.isabs(inner[0]):
+        exe = os.path.abspath(inner[0]) if os.sep in inner[0] else shutil.which(inner[0]) or inner[0]
+        inner = [exe, *inner[1:]]
+    threads = int(os.environ.get("MNISTCNN_THREADS", "0") or 0)
+    cores = limits.cores or float(threads or os.cpu_count() or 1)
+    name = f"mnistcnn-{os.getpid()}-{int(time.time() * 1000) % 10**9}"
+    groups = Cgroups(name, limits, cores)
+    writable = [p for p in [*config.get("rw", []), run_dir, work] if p]
+    argv = command(config, run_dir=run_dir, work=work, cwd=cwd, inner=inner, env=dict(os.environ))
+    info = {"limits": asdict(limits), "cgroups": sorted(groups.dirs), "cgroup_dirs": sorted({str(p) for p in
+                                                                                           groups.dirs.values()})}
+    Path(events).write_text(json.dumps({**info, "state": "starting"}))
+    is_root = os.geteuid() == 0
+
+    def child_setup():
+        os.setpgid(0, 0)
+        groups.join(os.getpid())
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size, limits.file_size))
+        cpu = int(limits.cpu)
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 30))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+        if not is_root or not groups.has("pids"):
+            try:  # counts every process of this user, so it is a backstop, not the main limit
+                resource.setrlimit(resource.RLIMIT_NPROC, (limits.nproc * 4, limits.nproc * 4))
+            except (ValueError, OSError):
+                pass
+
+    reason: dict = {}
+
+    def stop(kind: str, text: str) -> None:
+        if not reason:
+            reason.update(kind=kind, text=text)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+    proc = subprocess.Popen(argv, preexec_fn=child_setup, close_fds=True)
+
+    def on_signal(signum, _frame):
+        if signum == signal.SIGUSR1:
+            stop("output", f"the notebook printed more than {_fmt_bytes(limits.output)} of output")
+        else:
+            stop("stopped", "the grader stopped the notebook")
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
+        signal.signal(sig, on_signal)
+
+    t0 = time.monotonic()
+    peak_rss, cpu_seen, last_disk = 0, 0.0, 0.0
+    while proc.poll() is None:
+        time.sleep(0.2)
+        elapsed = time.monotonic() - t0
+        if elapsed > limits.wall:
+            stop("wall", f"the notebook ran longer than the limit of {limits.wall:.0f} s")
+            break
+        pids = _descendants(proc.pid)
+        rss, cpu = _rss_and_cpu(pids)
+        peak_rss = max(peak_rss, rss)
+        cg_cpu = groups.cpu_seconds()
+        cpu_seen = max(cpu_seen, cpu, cg_cpu or 0.0)
+        if cpu_seen > limits.cpu:
+            stop("cpu", f"the notebook used more than the limit of {limits.cpu:.0f} CPU seconds")
+            break
+        if not groups.has("memory") and rss > limits.memory:
+            stop("memory", f"the notebook used more than the memory limit of {_fmt_bytes(limits.memory)}")
+            break
+        if elapsed - last_disk >= 0.5:
+            last_disk = elapsed
+            used, count = _disk_usage(writable, limits.files)
+            if used > limits.disk:
+                stop("disk", f"the notebook wrote more than the disk limit of {_fmt_bytes(limits.disk)}")
+                break
+            if count > limits.files:
+                stop("disk", f"the notebook created more than the limit of {limits.files:,} files")
+                break
+    code = proc.wait()
+    if not reason and groups.oom_kills():
+        reason.update(kind="memory", text=f"the notebook used more than the memory limit of "
+                                          f"{_fmt_bytes(limits.memory)} and was stopped")
+    if not reason and code in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
+        reason.update(kind="cpu", text=f"the notebook used more than the limit of {limits.cpu:.0f} CPU seconds")
+    notes = []
+    if groups.pids_max_hits():
+        notes.append(f"the notebook tried to start more than {limits.nproc} processes and threads; "
+                     f"{groups.pids_max_hits()} attempts were refused")
+    result = {**info, "state": "ended", "exit": code, "reason": reason or None, "notes": notes,
+              "seconds": round(time.monotonic() - t0, 1), "cpu_seconds": round(max(cpu_seen, groups.cpu_seconds()
+                                                                                  or 0.0), 1),
+              "peak_memory": groups.peak_memory() or peak_rss}
+    groups.remove()
+    tmp = Path(events + ".part")
+    tmp.write_text(json.dumps(result))
+    os.replace(tmp, events)
+    return 0 if code == 0 else 1
+
+
+def read_events(path: str | os.PathLike) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def cleanup(events_path: str | os.PathLike) -> None:
+    """Remove the cgroups of a launcher that was killed before it could (called by the grader)."""
+    for d in read_events(events_path).get("cgroup_dirs", []):
+        path = Path(d)
+        if path.is_dir():
+            Cgroups.__new__(Cgroups)  # no state needed for the static helpers below
+            for _ in range(20):
+                try:
+                    pids = [int(p) for p in (path / "cgroup.procs").read_text().split()]
+                except OSError:
+                    break
+                if not pids:
+                    break
+                for pid in pids:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+                time.sleep(0.05)
+            Cgroups._rmdir(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--" not in argv:
+        print("usage: python -m autograder.sandbox run --config FILE --run-dir DIR --events FILE "
+              "[--work DIR --cwd DIR] -- COMMAND ...", file=sys.stderr)
+        return 2
+    split = argv.index("--")
+    ap = argparse.ArgumentParser(prog="python -m autograder.sandbox")
+    ap.add_argument("action", choices=["run"])
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--run-dir", required=True)
+    ap.add_argument("--events", required=True)
+    ap.add_argument("--work", default="")
+    ap.add_argument("--cwd", default="")
+    args = ap.parse_args(argv[:split])
+    config = json.loads(Path(args.config).read_text())
+    return run(config, run_dir=args.run_dir, work=args.work, cwd=args.cwd, events=args.events,
+               inner=argv[split + 1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
