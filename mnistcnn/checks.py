@@ -46,6 +46,15 @@ def passed(what: str) -> None:
     print(f"✓ {what}")
 
 
+def _require_number(got, what: str, want: str) -> None:
+    """A result must be a plain number (an object that claims to equal everything is not)."""
+    __tracebackhide__ = True
+    import numbers
+
+    if not isinstance(got, numbers.Real) or isinstance(got, bool):
+        fail(what, want, _describe(got), "return a number (an int), computed from the arguments")
+
+
 def _describe(obj) -> str:
     if isinstance(obj, np.ndarray):
         return f"a NumPy array of shape {obj.shape} and dtype {obj.dtype}"
@@ -164,6 +173,7 @@ def check_output_size_function(fn: Callable[..., int], configs=None) -> None:
         except Exception as exc:
             fail(what, f"{want} for size={size}, kernel={kernel}, stride={stride}, padding='{padding}'",
                  f"an exception: {type(exc).__name__}: {exc}")
+        _require_number(got, what, f"{want} for size={size}, kernel={kernel}, stride={stride}, padding='{padding}'")
         if got != want or isinstance(got, float) and not float(got).is_integer():
             if padding == "same" and got == (size - kernel) // stride + 1:
                 mistake = "padding='same' pads so that the output is ceil(size / stride)"
@@ -196,6 +206,7 @@ def check_param_count_function(fn: Callable[..., int], configs=None) -> None:
     for kernel, in_channels, filters in configs:
         want = keras_param_count(kernel, in_channels, filters)
         got = fn(kernel, in_channels, filters)
+        _require_number(got, what, f"{want} for kernel={kernel}, in_channels={in_channels}, filters={filters}")
         if got != want:
             if got == kernel * kernel * in_channels * filters:
                 mistake = "the biases are missing: each filter has one bias, + filters"
@@ -426,14 +437,26 @@ def check_summary_answers(shapes: Sequence, params: Sequence, model=None) -> Non
         if len(got) != len(want):
             fail(f"{what}: number of {name}", f"{len(want)} (one per layer of the base)", len(got),
                  "one entry per layer: Conv2D, MaxPooling2D, Conv2D, MaxPooling2D, Conv2D")
+    import numbers
+
+    def plain_int(x) -> bool:  # a real integer, not an object that claims to equal anything
+        return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
     for i, (got, want) in enumerate(zip(shapes, want_shapes)):
         got_t = tuple(got) if isinstance(got, (tuple, list)) else got
+        if not isinstance(got_t, tuple) or not all(plain_int(x) or x is None for x in got_t):
+            fail(f"{what}: output shape of layer {i} ({E.CONV_BASE[i][0]})", f"a tuple of integers such as {want}",
+                 _describe(got), "write the shape as a tuple of numbers, e.g. (26, 26, 32)")
+        got_t = tuple(None if x is None else int(x) for x in got_t)
         if got_t != want:
             mistake = "leave out the batch axis (None)" if (isinstance(got_t, tuple)
                       and got_t[1:] == want) else "read the 'Output Shape' column of the summary"
             fail(f"{what}: output shape of layer {i} ({E.CONV_BASE[i][0]})", want, got, mistake)
     for i, (got, want) in enumerate(zip(params, want_params)):
-        if got != want:
+        if not plain_int(got):
+            fail(f"{what}: parameters of layer {i} ({E.CONV_BASE[i][0]})", f"an integer such as {want}",
+                 _describe(got), "write the count as a whole number, e.g. 320")
+        if int(got) != want:
             mistake = ("pooling layers have no weights: 0" if want == 0
                        else "read the 'Param #' column, or compute (3*3*in_channels + 1) * filters")
             fail(f"{what}: parameters of layer {i} ({E.CONV_BASE[i][0]})", want, got, mistake)
@@ -641,17 +664,26 @@ def check_accuracy_value(accuracy, threshold: float | None = None) -> None:
 def check_test_accuracy(model, threshold: float | None = None) -> None:
     """Grade the trained model: accuracy on freshly loaded test data, measured in a clean process.
 
-    When grading a class, the grader also receives the saved model and measures it again outside
-    the student's kernel (``$MNISTCNN_RECORD_DIR``): that measurement decides the points.
+    When grading a class (``$MNISTCNN_RECORD_DIR`` set), the model is saved for the grader, which
+    measures it outside the student's kernel, and that measurement decides the points: this check
+    then only records the model (no second evaluation here). Elsewhere (a student's own JupyterLab,
+    ``nbgrader validate``) it measures the accuracy itself, in a clean process.
     Returns nothing: nbgrader would take a number shown by a test cell as partial credit.
     """
     __tracebackhide__ = True
-    from mnistcnn.grading import EvaluationError, record, test_accuracy
-
-    record("model", model)
+    from mnistcnn.grading import EvaluationError, record, recording, test_accuracy
 
     threshold = E.ACCURACY_THRESHOLD if threshold is None else threshold
     what = "Test accuracy of your trained convnet (measured on freshly loaded test data)"
+    if recording():
+        if not record("model", model):
+            fail(what, f"at least {threshold:.2%}", "no accuracy: the trained model could not be saved for the "
+                 "grader", "build the model with keras.Sequential as in the lesson, and train it in the "
+                 "training cell")
+        print(f"{what}: the model is handed to the grader, which measures its accuracy on freshly loaded "
+              f"test data in a clean process; that measurement decides this test's points "
+              f"(at least {threshold:.2%} needed).")
+        return
     try:
         acc = test_accuracy(model)
     except EvaluationError as exc:

@@ -276,3 +276,32 @@ def test_error_reduction_of_the_book_is_68_percent():
 def test_accuracy_value_below_threshold():
     checks.check_accuracy_value(0.9912)
     assert "99.00%" in message(checks.check_accuracy_value, 0.985)
+
+
+def test_test_accuracy_is_measured_in_the_kernel_when_no_grader_records(monkeypatch, capsys):
+    import mnistcnn.grading
+
+    monkeypatch.delenv(mnistcnn.grading.RECORD_ENV, raising=False)
+    monkeypatch.setattr(mnistcnn.grading, "test_accuracy", lambda model: 0.9951)
+    checks.check_test_accuracy(build_model())
+    assert "99.51%" in capsys.readouterr().out
+    monkeypatch.setattr(mnistcnn.grading, "test_accuracy", lambda model: 0.9712)
+    text = message(checks.check_test_accuracy, build_model())
+    assert "at least 99.00%" in text and "97.12%" in text
+
+
+def test_test_accuracy_only_records_the_model_when_the_grader_measures_it(monkeypatch, tmp_path, capsys):
+    """Graded as a class: the grader measures the saved model in a clean process; the kernel does not
+    evaluate it a second time."""
+    import mnistcnn.grading
+
+    def must_not_evaluate(model):
+        raise AssertionError("evaluated in the kernel although the grader measures the accuracy")
+
+    monkeypatch.setenv(mnistcnn.grading.RECORD_ENV, str(tmp_path))
+    monkeypatch.setattr(mnistcnn.grading, "test_accuracy", must_not_evaluate)
+    checks.check_test_accuracy(build_model())
+    assert (tmp_path / "model.keras").is_file()
+    assert "handed to the grader" in capsys.readouterr().out
+    text = message(checks.check_test_accuracy, SimpleNamespace(save=None))
+    assert "could not be saved" in text
