@@ -8,7 +8,7 @@ KERNEL := mnistcnn
 ASSIGNMENT := convnet
 PYTEST_ARGS ?=
 
-.PHONY: help setup data lab test test-fast lint notebooks validate seeds grade examples bench clean
+.PHONY: help setup data lab test test-fast lint notebooks validate seeds grade examples bench redteam clean
 
 help:
 	@echo "make lab        set everything up, then open JupyterLab on the notebooks"
@@ -20,6 +20,7 @@ help:
 	@echo "make validate   nbgrader validate: solutions pass, the student version fails cleanly"
 	@echo "make lint       ruff"
 	@echo "make seeds      the test accuracy of the training recipe over 12 seeds (~15 min)"
+	@echo "make redteam    grade the red-team corpus in the sandbox (~12 min): docs/redteam.md"
 	@echo "make bench      training and grading speed against the CPU's matmul rate (~20 min): docs/benchmarks.md"
 	@echo "make data       fetch and check the MNIST data"
 	@echo "make clean      remove the virtual environment, the data cache and grading files"

@@ -197,6 +197,11 @@ def grade_one(spec: dict) -> dict:
                 result["error"] = "nbgrader autograde failed: " + _last_error(proc.stdout + proc.stderr)
                 return result
         else:  # nothing usable was handed in: every test gets 0, nothing runs
+            import warnings
+
+            from sqlalchemy.exc import SAWarning
+
+            warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's add_submission, as in write_result
             with Gradebook(db) as gb:
                 gb.update_or_create_student(student)
                 for nb in gb.add_submission(ASSIGNMENT, student).notebooks:
@@ -258,8 +263,9 @@ def grade_one(spec: dict) -> dict:
                     "**Grader's notes on this notebook**\n\n" + "\n".join(f"* {_md(t)}" for t in lines)))
             nbformat.write(nb, clean / path.name)
         proc = _nbgrader(["generate_feedback", ASSIGNMENT, f"--student={student}",
-                          *_course_args(course, db, autograded="for_feedback")], tmp, env, spec["timeout"])
-        if proc.returncode != 0:
+                          *_course_args(course, db, autograded="for_feedback")], tmp, env, spec["timeout"]) \
+            if any(clean.glob("*.ipynb")) else None
+        if proc is not None and proc.returncode != 0:
             result["error"] = "nbgrader generate_feedback failed: " + _last_error(proc.stdout + proc.stderr)
             return result
         feedback = course / "feedback" / student / ASSIGNMENT
@@ -477,8 +483,7 @@ def screen_submission(student: str, files: dict[str, Path], released: dict) -> t
             ok, lines, data = False, [f"{nb}.ipynb is {size / 2**20:.1f} MB, over the limit of "
                                       f"{screen.MAX_NOTEBOOK_BYTES / 2**20:.0f} MB: graded as missing"], b""
         else:
-            data = Path(path).read_bytes()
-            ok, lines = screen.screen(data, f"{nb}.ipynb", released.get(nb, {}))
+            ok, lines, data = screen.screen(Path(path).read_bytes(), f"{nb}.ipynb", released.get(nb, {}))
         notes += [{"notebook": nb, "cell": None, "kind": "screen" if ok else "unusable", "text": t} for t in lines]
         if ok:
             usable[nb] = data
@@ -526,6 +531,8 @@ def grade_class(source: Path, ws: Workspace, *, workers: int | None = None, thre
             skipped.append(student)
             continue
         usable, notes = screen_submission(student, files, released_by_nb)
+        notes += [{"notebook": None, "cell": None, "kind": "unusable", "text": f"{path}: {why}"}
+                  for path, why in found.unmapped if found.students_of.get(path) == student]
         missing = [n for n in names if n not in usable]
         notes += [{"notebook": n, "cell": None, "kind": "missing", "text": f"{n}.ipynb was not handed in: "
                    "0 points for its tests"} for n in names if n not in files]

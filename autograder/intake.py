@@ -37,6 +37,7 @@ class Intake:
 
     submissions: dict[str, dict[str, Path]] = field(default_factory=dict)
     unmapped: list[tuple[str, str]] = field(default_factory=list)
+    students_of: dict[str, str] = field(default_factory=dict)  # file (as printed) -> student
 
     def add(self, student: str, notebook: str, path: Path, origin: str) -> None:
         current = self.submissions.setdefault(student, {})
@@ -47,6 +48,13 @@ class Intake:
             self.unmapped.append((str(older), f"another file for {student}/{notebook} was used"))
         else:
             current[notebook] = path
+
+
+def printable(path) -> str:
+    """A file name as text that can always be printed and stored (undecodable bytes shown as \\xNN)."""
+    import os
+
+    return os.fsencode(str(path)).decode("utf-8", "backslashreplace")
 
 
 def slug(name: str) -> str:
@@ -89,9 +97,14 @@ def safe_extract(archive: Path, dest: Path) -> list[tuple[str, str]]:
             elif info.file_size > MAX_FILE_BYTES:
                 refused.append((name, f"file of {info.file_size:,} bytes refused (limit {MAX_FILE_BYTES:,})"))
             else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(info) as src, open(target, "wb") as out:
-                    shutil.copyfileobj(src, out, 1 << 20)
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with zf.open(info) as src, open(target, "wb") as out:
+                        shutil.copyfileobj(src, out, 1 << 20)
+                except (OSError, zipfile.BadZipFile) as exc:  # a name too long for this disk, a damaged entry
+                    target.unlink(missing_ok=True)
+                    refused.append((name, f"could not be unpacked ({exc.strerror or exc})"
+                                    if isinstance(exc, OSError) else f"damaged entry ({exc})"))
     return refused
 
 
@@ -113,7 +126,11 @@ def collect(source: Path, notebooks: list[str], workdir: Path) -> Intake:
 
     for path in sorted(root.rglob("*")):
         if path.is_symlink():
-            intake.unmapped.append((str(path.relative_to(root)), "symbolic link ignored"))
+            rel = path.relative_to(root)
+            if len(rel.parts) >= 2:
+                intake.submissions.setdefault(slug(rel.parts[0]), {})
+                intake.students_of[printable(rel)] = slug(rel.parts[0])
+            intake.unmapped.append((printable(rel), "symbolic link ignored"))
             continue
         if not path.is_file() or any(part.startswith(".") for part in path.relative_to(root).parts):
             continue
@@ -127,14 +144,17 @@ def collect(source: Path, notebooks: list[str], workdir: Path) -> Intake:
         elif len(rel.parts) >= 2:
             top = rel.parts[0]
             student = slug(m["name"]) if (m := MOODLE.match(top + "x")) else slug(top)
+        if student:  # a student who handed in nothing usable is still graded (0, with the reasons)
+            intake.submissions.setdefault(student, {})
+            intake.students_of[printable(rel)] = student
         if path.stat().st_size > MAX_FILE_BYTES:
-            intake.unmapped.append((str(rel), f"larger than {MAX_FILE_BYTES:,} bytes"))
+            intake.unmapped.append((printable(rel), f"larger than {MAX_FILE_BYTES:,} bytes"))
         elif student and nb:
-            intake.add(student, nb, path, str(rel))
+            intake.add(student, nb, path, printable(rel))
         elif student:
-            intake.unmapped.append((str(rel), f"not a notebook of the assignment ({', '.join(notebooks)})"))
+            intake.unmapped.append((printable(rel), f"not a notebook of the assignment ({', '.join(notebooks)})"))
         else:
-            intake.unmapped.append((str(rel), "no student recognised in the file name or folder"))
+            intake.unmapped.append((printable(rel), "no student recognised in the file name or folder"))
     return intake
 
 

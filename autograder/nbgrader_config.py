@@ -52,6 +52,10 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
+# A graded cell the student deleted (or whose nbgrader metadata was removed) is put back where it
+# was and run: deleting a test never earns or silently loses its points.
+c.OverwriteCells.add_missing_cells = True
+
 # The student version: what replaces a solution.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"

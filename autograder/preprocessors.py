@@ -31,7 +31,7 @@ import tempfile
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Bool
@@ -152,7 +152,21 @@ class CourseExecute(Execute):
                                                   f"({self._dead})")]
             return cell, resources
         try:
-            return super().preprocess_cell(cell, resources, index)
+            cell, resources = super().preprocess_cell(cell, resources, index)
+            if any(o.get("ename") == "CellTimeoutError" for o in cell.get("outputs", [])):
+                where = self._cell_name(cell, index)
+                note_incident(self._notebook, "timeout", f"{where} ran longer than the limit of {self.timeout} s "
+                              "per cell and was interrupted", where)
+            return cell, resources
+        except CellTimeoutError:  # interrupted, yet still busy: the kernel ignores interrupts
+            where = self._cell_name(cell, index)
+            text = (f"{where} ran longer than the limit of {self.timeout} s per cell and did not stop when "
+                    "interrupted: the grader stopped the kernel")
+            cell.outputs = [*cell.get("outputs", []), _error("CellTimeoutError", text)]
+            self._dead = text
+            note_incident(self._notebook, "timeout", text + "; later cells were not run", where)
+            self._kill_kernel()
+            return cell, resources
         except DeadKernelError:
             kind, text = self._death_reason()
             where = self._cell_name(cell, index)
@@ -160,6 +174,15 @@ class CourseExecute(Execute):
             self._dead = f"{where}: {text}"
             note_incident(self._notebook, kind, f"{text} (in {where}; later cells were not run)", where)
             return cell, resources
+
+    def _kill_kernel(self) -> None:
+        km = self._last_km
+        pid = getattr(getattr(km, "provisioner", None), "pid", None)
+        if pid:
+            try:
+                os.kill(pid, signal.SIGKILL if not isinstance(km, SandboxedKernelManager) else signal.SIGTERM)
+            except OSError:
+                pass
 
     # -- output cap
     def output(self, outs, msg, display_id, cell_index):

@@ -48,7 +48,20 @@ def class_data(ws) -> dict:
         "seconds": {s: r["seconds"] for s, r in results.items() if r.get("seconds") is not None},
         "errors": {s: r["error"] for s, r in results.items() if r.get("status") != "ok"},
         "notes": {s: r.get("accuracy_note", "") for s, r in results.items()},
+        "incidents": {s: [i["text"] for i in r.get("incidents", [])] for s, r in results.items()
+                      if r.get("incidents")},
+        "sandbox": {s: r.get("sandbox", "none") for s, r in results.items()},
+        "run": _read_json(ws.path / "run.json"),
     }
+
+
+def _read_json(path: Path) -> dict:
+    import json
+
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def build_figures(data: dict) -> dict:
@@ -135,6 +148,25 @@ def write_report(ws) -> Path:
             f"<tr><td>{html.escape(student)}</td><td>{'' if score is None else f'{score:g}'}</td>"
             f"<td>{'' if acc is None else f'{acc:.2%}'}</td><td>{data['seconds'].get(student, '')}</td>"
             f"<td>{html.escape(note)}</td></tr>")
+    notes_html = "<table><tr><th>student</th><th>note</th></tr>" + "".join(
+        f"<tr><td>{html.escape(st)}</td><td>{html.escape(t)}</td></tr>"
+        for st in sorted(data["incidents"]) for t in data["incidents"][st]) + "</table>" \
+        if data["incidents"] else "<p>None.</p>"
+    unused = data["run"].get("unmapped", [])
+    unused_html = "<ul>" + "".join(f"<li>{html.escape(str(p))}: {html.escape(str(w))}</li>" for p, w in unused) \
+        + "</ul>" if unused else "<p>None.</p>"
+    unsandboxed = sorted(st for st, mode in data["sandbox"].items() if mode != "bubblewrap")
+    if unsandboxed:
+        sandbox_html = (f"<p style='color:#b00;font-weight:bold'>WARNING: {len(unsandboxed)} submission(s) were "
+                        f"graded WITHOUT the sandbox (--unsandboxed): {html.escape(', '.join(unsandboxed))}. "
+                        "Their code ran with the grader's permissions.</p>")
+    else:
+        limits = data["run"].get("limits") or {}
+        sandbox_html = ("<p>Every notebook ran in the grader's sandbox (bubblewrap: no network, only its own "
+                        "folder writable" + (f"; limits per notebook: {limits.get('wall', 0):.0f} s, "
+                                             f"{limits.get('memory', 0) / 2**30:.1f} GiB of memory, "
+                                             f"{limits.get('nproc', 0)} processes"
+                                             if limits else "") + ").</p>")
     # Embedded in the page, and also as PNG files next to it (for slides or a course site).
     images = "\n".join(f'<figure><img alt="{k}" src="data:image/png;base64,'
                        f'{_png(f, ws.path / "report_figures" / f"{k}.png")}"></figure>' for k, f in figs.items())
@@ -149,9 +181,16 @@ figure{{margin:1.5em 0}}</style></head><body>
 convnets reach {ACCURACY_THRESHOLD:.0%} test accuracy (measured by the grader, outside the students' notebooks).
 {len(data['errors'])} submission(s) could not be graded.</p>
 {images}
+{sandbox_html}
 <h2>Students</h2>
 <table><tr><th>student</th><th>score</th><th>test accuracy</th><th>grading time (s)</th><th>note</th></tr>
 {''.join(rows)}</table>
+<h2>Grader's notes</h2>
+<p>What the grader noticed or did for each student: files it could not use, changed test cells, limits
+of the sandbox that stopped a notebook, cheats. Every line is also in that student's feedback.</p>
+{notes_html}
+<h2>Files not used</h2>
+{unused_html}
 </body></html>
 """
     out = ws.path / "report.html"

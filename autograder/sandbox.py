@@ -459,6 +459,10 @@ def run(config: dict, *, run_dir: str, work: str, cwd: str, events: str, inner: 
         if cpu_seen > limits.cpu:
             stop("cpu", f"the notebook used more than the limit of {limits.cpu:.0f} CPU seconds")
             break
+        if groups.pids_max_hits() or (not groups.has("pids") and len(pids) > limits.nproc):
+            stop("processes", f"the notebook tried to run more than {limits.nproc} processes and threads at once "
+                              "(a fork bomb?)")
+            break
         if not groups.has("memory") and rss > limits.memory:
             stop("memory", f"the notebook used more than the memory limit of {_fmt_bytes(limits.memory)}")
             break
@@ -478,9 +482,6 @@ def run(config: dict, *, run_dir: str, work: str, cwd: str, events: str, inner: 
     if not reason and code in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
         reason.update(kind="cpu", text=f"the notebook used more than the limit of {limits.cpu:.0f} CPU seconds")
     notes = []
-    if groups.pids_max_hits():
-        notes.append(f"the notebook tried to start more than {limits.nproc} processes and threads; "
-                     f"{groups.pids_max_hits()} attempts were refused")
     result = {**info, "state": "ended", "exit": code, "reason": reason or None, "notes": notes,
               "seconds": round(time.monotonic() - t0, 1), "cpu_seconds": round(max(cpu_seen, groups.cpu_seconds()
                                                                                   or 0.0), 1),

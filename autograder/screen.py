@@ -32,34 +32,59 @@ def _kb(n: int) -> str:
     return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n:,} bytes"
 
 
-def screen(data: bytes, filename: str, released: dict) -> tuple[bool, list[str]]:
-    """(usable, notes) for the bytes of ``filename`` against the released cells of its notebook."""
+def screen(data: bytes, filename: str, released: dict) -> tuple[bool, list[str], bytes]:
+    """(usable, notes, data to grade) for the bytes of ``filename`` against its released cells.
+
+    The data to grade is the file itself, except that the nbgrader metadata of a second copy of a
+    graded cell (or of a cell whose metadata has no grade_id) is removed: nbgrader's own handling
+    of duplicates leaves metadata that makes its autograde fail.
+    """
+    ok, notes, nb = _screen(data, filename, released)
+    if nb is None:
+        return ok, notes, b""
+    import nbformat
+
+    seen, changed = set(), False
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader")
+        if meta is None:
+            continue
+        gid = meta.get("grade_id") if isinstance(meta, dict) else None
+        if not gid or gid in seen:
+            cell.metadata.pop("nbgrader")
+            changed = True
+        else:
+            seen.add(gid)
+    return ok, notes, (nbformat.writes(nb).encode() if changed else data)
+
+
+def _screen(data: bytes, filename: str, released: dict):
     if len(data) == 0:
-        return False, [f"{filename} is empty (0 bytes): graded as missing"]
+        return False, [f"{filename} is empty (0 bytes): graded as missing"], None
     if len(data) > MAX_NOTEBOOK_BYTES:
         return False, [f"{filename} is {_kb(len(data))}, over the limit of {_kb(MAX_NOTEBOOK_BYTES)}: "
-                       "graded as missing (clear the outputs and save again)"]
+                       "graded as missing (clear the outputs and save again)"], None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return False, [f"{filename} is not UTF-8 text (byte {exc.start}): not a notebook, graded as missing"]
+        return False, [f"{filename} is not UTF-8 text (byte {exc.start}): not a notebook, graded as missing"], None
     try:
         raw = json.loads(text)
     except ValueError as exc:
         return False, [f"{filename} is not a readable notebook: invalid JSON ({exc}); graded as missing. "
-                       "Download it again from JupyterLab (File > Download)"]
+                       "Download it again from JupyterLab (File > Download)"], None
     if not isinstance(raw, dict) or "cells" not in raw and "worksheets" not in raw:
-        return False, [f"{filename} is JSON but not a notebook: graded as missing"]
+        return False, [f"{filename} is JSON but not a notebook: graded as missing"], None
     major = raw.get("nbformat")
     if major != 4:
         return False, [f"{filename} is in notebook format {major}, not 4: graded as missing "
-                       "(open it in JupyterLab and save it again)"]
+                       "(open it in JupyterLab and save it again)"], None
     try:
         import nbformat
 
         nb = nbformat.reads(text, as_version=4)
     except Exception as exc:  # noqa: BLE001 - any reading error means the same to the student
-        return False, [f"{filename} could not be read as a notebook ({type(exc).__name__}): graded as missing"]
+        return False, [f"{filename} could not be read as a notebook ({type(exc).__name__}): graded as missing"], None
 
     notes = []
     seen: dict[str, int] = {}
@@ -75,12 +100,13 @@ def screen(data: bytes, filename: str, released: dict) -> tuple[bool, list[str]]
         order.append(gid)
         want = released[gid]
         if cell.cell_type != want["cell_type"]:
-            notes.append(f"{filename}: cell {gid} was changed from {want['cell_type']} to {cell.cell_type}")
+            notes.append(f"{filename}: cell {gid} was changed from {want['cell_type']} to {cell.cell_type}; "
+                         f"the grader changed it back and ran it")
         elif want["test"] and cell.source != want["source"]:
             notes.append(f"{filename}: test cell {gid} was edited; the original test was run instead")
     if not order:
         return False, [f"{filename} contains none of the graded cells of this notebook "
-                       "(another assignment's notebook, or its nbgrader metadata was removed): graded as missing"]
+                       "(another assignment's notebook, or its nbgrader metadata was removed): graded as missing"], None
     for gid, count in seen.items():
         if count > 1:
             notes.append(f"{filename}: graded cell {gid} appears {count} times (a copied cell); "
@@ -89,10 +115,11 @@ def screen(data: bytes, filename: str, released: dict) -> tuple[bool, list[str]]
         if gid not in seen:
             kind = "test cell" if want["test"] else "answer cell"
             notes.append(f"{filename}: {kind} {gid} is missing (deleted, or its nbgrader metadata removed): "
-                         + ("0 points for it" if want["test"] else "the tests that use it fail"))
+                         + ("the grader put the original test back and ran it" if want["test"]
+                            else "the grader put the blank answer cell back, so the tests that use it fail"))
     expected = [g for g in sorted(released, key=lambda g: released[g]["position"]) if g in seen]
     if order != expected:
         moved = next(a for a, b in zip(order, expected) if a != b)
         notes.append(f"{filename}: graded cells are not in their original order (first moved: {moved}); "
                      "they were run in the order of the file")
-    return True, notes
+    return True, notes, nb

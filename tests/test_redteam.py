@@ -1,0 +1,126 @@
+"""The red-team corpus (autograder/redteam.py), graded as one class in the sandbox, case by case.
+
+One grading run of the whole corpus (and one of the hostile archive), then one test per case: its
+score, its line in the feedback and in the class report; and tests that nothing else changed: the
+honest student's grades, the course's files and a canary in the grader's home (SHA-256), the
+gradebook's students, no process left, no file written outside the grading folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from autograder import redteam, release, sandbox
+from autograder.intake import slug
+
+pytestmark = pytest.mark.slow
+
+ROOT = release.ROOT
+
+
+def course_hashes() -> dict[str, str]:
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.split(b"\0")
+    out = {}
+    for name in filter(None, files):
+        path = ROOT / os.fsdecode(name)
+        if path.is_file():
+            out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def _pids_with(marker: str) -> list[str]:
+    proc = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
+    return [p for p in proc.stdout.split() if p and int(p) != os.getpid()]
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    if sandbox.unavailable_reason():
+        pytest.fail(f"the sandbox is needed for the red-team corpus: {sandbox.unavailable_reason()}")
+    base = tmp_path_factory.mktemp("redteam")
+    before = course_hashes()
+    done = redteam.grade_corpus(base)
+    home = done["home"]
+    table = redteam.write_table(done["ws"], base / "redteam.md", done["seconds"], done["ws_zip"])
+    print(table.read_text())
+    return {**done, "base": base, "before": before, "after": course_hashes(),
+            "canary": hashlib.sha256(b"the instructor's own file\n").hexdigest(),
+            "canary_after": hashlib.sha256((home / "canary.txt").read_bytes()).hexdigest()
+            if (home / "canary.txt").exists() else None}
+
+
+def test_both_runs_finish_and_grade_everyone(graded):
+    for name, proc in graded["runs"].items():
+        assert proc.returncode == 0, f"the {name} run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    results = [json.loads(p.read_text()) for p in sorted((graded["ws"] / "results").glob("*.json"))]
+    assert sorted(r["student"] for r in results) == sorted(slug(c.name) for c in redteam.CASES)
+    assert all(r["status"] == "ok" and r["sandbox"] == "bubblewrap" for r in results), \
+        [(r["student"], r.get("error")) for r in results if r["status"] != "ok"]
+
+
+@pytest.mark.parametrize("case", [*redteam.CASES, *redteam.ARCHIVE_CASES], ids=lambda c: c.name)
+def test_case_outcome(graded, case):
+    ws = graded["ws_zip"] if case.kind == "archive" else graded["ws"]
+    obs = redteam.observed(ws, case)
+    expected, got = redteam.outcome_text(case, obs)
+    assert redteam.matches(case, obs, ws), f"{case.name}: expected {expected}\n got {got}"
+    student = slug(case.extra.get("student") or case.name)
+    report = (ws / "report.html").read_text()
+    if case.note and obs.get("graded"):
+        line = next(n for n in obs["notes"] if case.note in n)
+        feedback = "".join(p.read_text(errors="replace")
+                           for p in (ws / "feedback" / student).rglob("*.html"))
+        assert html.escape(line)[:60] in report, f"{case.name}: note not in the class report: {line}"
+        text = html.unescape(feedback).replace("\\", "")
+        assert case.note in text, f"{case.name}: note not in the feedback: {line}"
+    elif case.note:
+        assert html.escape(case.note) in report
+    if "output_lacks" in case.extra:
+        for path in (ws / "autograded" / student).rglob("*.ipynb"):
+            assert case.extra["output_lacks"] not in path.read_text(), f"{case.name}: {path}"
+    if "no_process" in case.extra:
+        assert not _pids_with(case.extra["no_process"]), "a process of the notebook outlived it"
+        assert not _pids_with("sleep 3601")
+
+
+def test_honest_student_keeps_full_marks(graded):
+    r = json.loads((graded["ws"] / "results" / "honest.json").read_text())
+    points = {nb: sum(g["auto_score"] for g in cells.values()) for nb, cells in r["grades"].items()}
+    assert points == {"01_data": 6.0, "02_convnet": 13.0, "03_training": 0.0}
+
+
+def test_course_files_and_home_unchanged(graded):
+    changed = [p for p, h in graded["before"].items() if graded["after"].get(p) != h]
+    assert not changed, f"course files changed by grading the corpus: {changed}"
+    assert graded["canary_after"] == graded["canary"], "the canary file in the grader's home changed"
+
+
+def test_nothing_written_outside(graded):
+    assert not Path("/tmp/mnistcnn-redteam-escape").exists()
+    assert not Path("/tmp/mnistcnn-redteam-absolute.ipynb").exists()
+    assert not list(graded["base"].rglob("escaped.ipynb"))
+    assert not list(Path("/tmp").glob("escaped.ipynb"))
+
+
+def test_gradebook_holds_every_student_and_only_them(graded):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{graded['ws'] / 'gradebook.db'}") as gb:
+        students = sorted(s.id for s in gb.students)
+        assert students == sorted(slug(c.name) for c in redteam.CASES)
+        for s in students:
+            sub = gb.find_submission("convnet", s)
+            assert all(g.auto_score is not None for nb in sub.notebooks for g in nb.grades), s
+
+
+def test_no_sandbox_left_behind(graded):
+    leftovers = [p for p in Path("/sys/fs/cgroup").rglob("mnistcnn-*") if p.is_dir()] \
+        if Path("/sys/fs/cgroup").is_dir() else []
+    assert not leftovers, leftovers
