@@ -6,9 +6,9 @@ optimizer, epochs and batch size, and lets the learning rate decay from 1e-3 to 
 over the 5 epochs: the last steps are small, so the weights settle instead of jumping around the
 minimum. ``tools/seed_sweep.py`` measures it over many seeds (docs/recipe.md has the figures).
 
-Two settings of the training cell only make it faster, with bit-identical weights: ``model.fit``
-gets the data as ``tf.constant`` tensors, and runs ``STEPS_PER_EXECUTION`` steps per call into
-TensorFlow (``tools/bench.py`` measures both against the plain call).
+One setting of the training cell only makes it faster, with bit-identical weights: ``model.fit``
+runs ``STEPS_PER_EXECUTION`` steps per call into TensorFlow (``tools/bench.py`` measures it against
+the plain call and other ways of feeding ``fit``).
 """
 
 from __future__ import annotations

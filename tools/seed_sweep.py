@@ -3,7 +3,7 @@
     python tools/seed_sweep.py --seeds 0-11 [--book]
 
 Each seed runs in a fresh process (as a notebook kernel would) and trains as notebook 3's training
-cell does (``tf.constant`` tensors, ``recipe.STEPS_PER_EXECUTION``). Prints one line per seed and the
+cell does (``recipe.STEPS_PER_EXECUTION``). Prints one line per seed and the
 min / median / max at the end; ``--book`` uses the book's constant learning rate for comparison.
 """
 
@@ -26,7 +26,6 @@ from mnistcnn import recipe
 from mnistcnn.data import load_mnist
 from reference import build_model, preprocess
 import keras
-import tensorflow as tf
 seed, book = int(sys.argv[1]), sys.argv[2] == "book"
 (x_train, y_train), (x_test, y_test) = load_mnist(online=False)
 x_train, y_train = preprocess(x_train, y_train)
@@ -38,7 +37,7 @@ model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=lr),
               loss="categorical_crossentropy", metrics=["accuracy"])
 model.steps_per_execution = recipe.STEPS_PER_EXECUTION  # as notebook 3's training cell
 t = time.perf_counter()
-model.fit(tf.constant(x_train), tf.constant(y_train), epochs=recipe.EPOCHS, batch_size=recipe.BATCH_SIZE,
+model.fit(x_train, y_train, epochs=recipe.EPOCHS, batch_size=recipe.BATCH_SIZE,
           validation_split=recipe.VALIDATION_SPLIT, verbose=0)
 seconds = time.perf_counter() - t
 acc = float((model.predict(x_test, verbose=0).argmax(axis=1) == y_test).mean())
