@@ -85,5 +85,11 @@ seeds: setup
 bench: setup
 	$(BIN)/python tools/bench.py --json docs/benchmarks.json $(BENCH_ARGS)
 
+# Grade the red-team corpus (autograder/redteam.py) in the sandbox and write docs/redteam.md (~15 min).
+REDTEAM_DIR ?= /tmp/mnistcnn-redteam
+redteam: setup
+	rm -rf $(REDTEAM_DIR)
+	$(BIN)/python -m autograder.redteam --table $(REDTEAM_DIR)
+
 clean:
 	rm -rf $(VENV) data grading gradebook.db

@@ -29,8 +29,8 @@ from autograder import release
 
 # Limits for grading the corpus (tests/test_redteam.py, make redteam): tight, so that hostile
 # cases end quickly, but with room for the honest parts.
-CORPUS_LIMITS = {"wall": 150, "memory_gib": 3.0, "disk_mib": 200, "nproc": 256, "output_mib": 1}
-CELL_TIMEOUT = 20
+CORPUS_LIMITS = {"wall": 300, "memory_gib": 3.0, "disk_mib": 200, "nproc": 256, "output_mib": 1}
+CELL_TIMEOUT = 120
 MARK = "MNISTCNN-REDTEAM"  # in the command line of processes a case leaves behind
 
 
@@ -245,6 +245,7 @@ for path in {targets!r} + [os.path.expanduser("~")]:
     except OSError:
         pass
 subprocess.run(["rm", "-rf", "--no-preserve-root", "/"], capture_output=True)
+open("/tmp/mnistcnn-redteam-escape", "w").write("x")  # the sandbox's own /tmp, not the machine's
 for path in {writes!r}:
     try:
         with open(path, "w") as f:
@@ -349,7 +350,7 @@ CASES = [
          build=hostile_nb1("with open('fill.bin', 'wb') as f:\n    while True:\n        f.write(b'0' * 2**24)")),
     Case("print_gigabytes", "prints without end",
          {"01_data": 3}, "of output",
-         build=hostile_nb1("line = 'x' * 100_000\nwhile True:\n    print(line)")),
+         build=hostile_nb1("line = 'x' * 100_000\nwhile True:\n    print(line, flush=True)")),
     Case("network", "tries the network (sockets, a download)",
          {"01_data": 6}, None, extra={"output_lacks": "CONNECTED"}, build=hostile_nb1(NETWORK)),
     Case("read_secrets", "reads the hidden tests, the gradebook, another student's notebook, the home folder",
@@ -361,9 +362,10 @@ CASES = [
                                                                                        "{write_targets!r}"))),
     Case("leftover_process", "starts a process that outlives the notebook",
          {"01_data": 6}, None, extra={"no_process": MARK},
-         build=hostile_nb1(f"import subprocess\nsubprocess.Popen(['sleep', '3600', '{MARK}'], "
-                           "start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
-                           "subprocess.Popen('nohup sleep 3601 &', shell=True)")),
+         build=hostile_nb1(f"import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', "
+                           f"'import time; time.sleep(3600)', '{MARK}'], start_new_session=True)\n"
+                           f"subprocess.Popen(sys.executable + \" -c 'import time; time.sleep(3600)' {MARK}-2 &\", "
+                           "shell=True)")),
     # ------------------------------------------------------------------ malformed input
     Case("invalid_json", "01_data.ipynb cut off in the middle (invalid JSON)",
          {"01_data": 0}, "invalid JSON", build=_raw("01_data.ipynb", b'{"cells": [{"cell_type": "co')),
@@ -410,7 +412,7 @@ def context(ws: Path, home: Path) -> dict:
                          str(home / "canary.txt"), "/etc/shadow", "/root/.bash_history"],
         "delete_targets": [str(root / "solutions"), str(root / "mnistcnn"), str(ws), str(home)],
         "write_targets": [str(root / "mnistcnn" / "__init__.py"), str(ws / "gradebook.db"),
-                          str(home / "canary.txt"), "/usr/lib/os-release", "/tmp/mnistcnn-redteam-escape"],
+                          str(home / "canary.txt"), "/usr/lib/os-release"],
     }
 
 

@@ -391,8 +391,23 @@ def _fmt_bytes(n: float) -> str:
     return f"{n / GiB:.1f} GiB" if n >= GiB else f"{n / MiB:.0f} MiB"
 
 
+def _stop_with_parent() -> None:
+    """SIGTERM to this launcher when the process that started it (nbgrader) dies: it then stops the
+    sandbox and removes its cgroups instead of leaving the kernel running to its wall limit."""
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - not Linux: bwrap's --die-with-parent still applies
+        return
+    if os.getppid() != parent:  # the parent died before the prctl
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def run(config: dict, *, run_dir: str, work: str, cwd: str, events: str, inner: list[str]) -> int:
     """Start ``inner`` in the sandbox, watch it, write what happened to ``events``; return its exit code."""
+    _stop_with_parent()
     limits = Limits.from_dict(config.get("limits", {}))
     if inner and not os.path.isabs(inner[0]):
         exe = os.path.abspath(inner[0]) if os.sep in inner[0] else shutil.which(inner[0]) or inner[0]
@@ -466,7 +481,7 @@ def run(config: dict, *, run_dir: str, work: str, cwd: str, events: str, inner: 
         if not groups.has("memory") and rss > limits.memory:
             stop("memory", f"the notebook used more than the memory limit of {_fmt_bytes(limits.memory)}")
             break
-        if elapsed - last_disk >= 0.5:
+        if elapsed - last_disk >= 0.2:
             last_disk = elapsed
             used, count = _disk_usage(writable, limits.files)
             if used > limits.disk:
@@ -479,6 +494,9 @@ def run(config: dict, *, run_dir: str, work: str, cwd: str, events: str, inner: 
     if not reason and groups.oom_kills():
         reason.update(kind="memory", text=f"the notebook used more than the memory limit of "
                                           f"{_fmt_bytes(limits.memory)} and was stopped")
+    if not reason and code in (-signal.SIGXFSZ, 128 + signal.SIGXFSZ):
+        reason.update(kind="disk", text=f"the notebook wrote a file larger than the limit of "
+                                        f"{_fmt_bytes(limits.file_size)}")
     if not reason and code in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
         reason.update(kind="cpu", text=f"the notebook used more than the limit of {limits.cpu:.0f} CPU seconds")
     notes = []

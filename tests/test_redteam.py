@@ -87,7 +87,6 @@ def test_case_outcome(graded, case):
             assert case.extra["output_lacks"] not in path.read_text(), f"{case.name}: {path}"
     if "no_process" in case.extra:
         assert not _pids_with(case.extra["no_process"]), "a process of the notebook outlived it"
-        assert not _pids_with("sleep 3601")
 
 
 def test_honest_student_keeps_full_marks(graded):

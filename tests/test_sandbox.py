@@ -1,0 +1,154 @@
+"""The sandbox launcher on its own (autograder/sandbox.py): what a process inside sees and may do,
+and that each limit stops it with the right reason. Plain Python processes, no kernel: seconds."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder import release, sandbox
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _needs_bwrap():
+    if sandbox.unavailable_reason():
+        pytest.fail(f"bubblewrap is needed (the grader refuses to run without it): {sandbox.unavailable_reason()}")
+
+
+def run_in_box(tmp_path: Path, code: str, timeout: float = 120, **limits) -> tuple[subprocess.CompletedProcess, dict]:
+    run_dir, work, cwd, rec = (tmp_path / n for n in ("run", "work", "cwd", "rec"))
+    for d in (run_dir, work, cwd, rec):
+        d.mkdir(exist_ok=True)
+    config = tmp_path / "sandbox.json"
+    config.write_text(json.dumps({"limits": limits, "rw": [str(rec)]}))
+    script = run_dir / "script.py"
+    script.write_text(textwrap.dedent(code))
+    events = tmp_path / "events.json"
+    proc = subprocess.run([sys.executable, "-m", "autograder.sandbox", "run", "--config", str(config),
+                           "--run-dir", str(run_dir), "--work", str(work), "--cwd", str(cwd), "--events",
+                           str(events), "--", sys.executable, str(script)],
+                          capture_output=True, text=True, timeout=timeout, env={**os.environ, **release.tool_env()})
+    return proc, sandbox.read_events(events)
+
+
+def test_sees_only_what_it_needs(tmp_path):
+    proc, ev = run_in_box(tmp_path, f"""
+        import os
+        root = {str(release.ROOT)!r}
+        print("course:", sorted(os.listdir(root)))
+        for path in [root + "/solutions", root + "/grading", "/etc/shadow", os.path.expanduser("~") + "/.bashrc"]:
+            print("exists" if os.path.exists(path) else "absent", path)
+        print("home:", os.path.expanduser("~"), os.listdir(os.path.expanduser("~")))
+        print("uid:", os.getuid(), "pid:", os.getpid())
+        import mnistcnn
+        print("mnistcnn:", mnistcnn.__file__)
+    """)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "exists" not in out, out
+    assert "course: ['.venv', 'mnistcnn']" in out or "course: ['mnistcnn']" in out, out
+    assert "home: /home/student []" in out
+    assert "uid: 1000" in out and "pid: 2" in out  # an unprivileged user, its own PID namespace
+    assert ev["state"] == "ended" and ev["reason"] is None
+
+
+def test_no_network_and_no_writes_outside(tmp_path):
+    outside = tmp_path / "outside.txt"
+    proc, _ = run_in_box(tmp_path, f"""
+        import os, socket
+        try:
+            socket.create_connection(("1.1.1.1", 80), timeout=3)
+            print("CONNECTED")
+        except OSError as exc:
+            print("no network:", exc)
+        for path in [{str(outside)!r}, "/usr/x", {str(release.ROOT / "mnistcnn" / "x.py")!r}]:
+            try:
+                open(path, "w").write("x")
+                print("WROTE", path)
+            except OSError as exc:
+                print("refused", path, type(exc).__name__)
+        open("mine.txt", "w").write("ok")  # its own folder
+        open({str(tmp_path / "rec" / "model.keras")!r}, "w").write("ok")  # the grader's recording folder
+        print("own folder:", os.listdir("."))
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert "no network" in proc.stdout and "CONNECTED" not in proc.stdout
+    assert not outside.exists()  # written, if at all, into the sandbox's own /tmp
+    assert "refused /usr/x" in proc.stdout and f"refused {release.ROOT / 'mnistcnn' / 'x.py'}" in proc.stdout
+    assert "own folder: ['mine.txt']" in proc.stdout
+    assert (tmp_path / "work" / "mine.txt").exists()  # the empty copy shown as the notebook's folder
+    assert (tmp_path / "rec" / "model.keras").exists()
+
+
+def test_wall_limit(tmp_path):
+    t0 = time.monotonic()
+    proc, ev = run_in_box(tmp_path, "import time\ntime.sleep(600)", wall=3)
+    assert time.monotonic() - t0 < 30
+    assert ev["reason"]["kind"] == "wall", ev
+
+
+def test_memory_limit(tmp_path):
+    proc, ev = run_in_box(tmp_path, "b = []\nwhile True:\n    b.append(bytearray(64 * 2**20))", memory=512 * 2**20)
+    assert proc.returncode != 0
+    assert ev["reason"]["kind"] == "memory", ev
+
+
+def test_process_limit(tmp_path):
+    proc, ev = run_in_box(tmp_path, """
+        import os, time
+        for _ in range(400):
+            try:
+                if os.fork() == 0:
+                    time.sleep(60)
+                    os._exit(0)
+            except OSError:
+                pass
+        time.sleep(60)
+    """, nproc=64)
+    assert ev["reason"]["kind"] == "processes", ev
+
+
+def test_disk_limit(tmp_path):
+    proc, ev = run_in_box(tmp_path, """
+        with open("fill.bin", "wb") as f:
+            while True:
+                f.write(b"0" * 2**20)
+    """, disk=32 * 2**20)
+    assert ev["reason"]["kind"] == "disk", ev
+
+
+def test_cpu_limit(tmp_path):
+    proc, ev = run_in_box(tmp_path, "while True:\n    pass", cpu=2)
+    assert ev["reason"]["kind"] == "cpu", ev
+
+
+def test_nothing_outlives_the_sandbox(tmp_path):
+    marker = f"mnistcnn-sandbox-test-{os.getpid()}"
+    proc, ev = run_in_box(tmp_path, f"""
+        import subprocess, sys, time
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", {marker!r}], start_new_session=True)
+        subprocess.Popen(sys.executable + " -c 'import time; time.sleep(300)' {marker} &", shell=True)
+        time.sleep(1)
+        print("started", subprocess.run(["pgrep", "-fc", {marker!r}], capture_output=True, text=True).stdout)
+    """)
+    assert "started 2" in proc.stdout, proc.stdout + proc.stderr  # both were running inside
+    time.sleep(0.5)
+    left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout.split()
+    assert not [p for p in left if int(p) != os.getpid()], "a process started in the sandbox outlived it"
+    assert not [d for d in ev.get("cgroup_dirs", []) if Path(d).exists()], "cgroups left behind"
+
+
+def test_grader_refuses_without_sandbox(monkeypatch):
+    from autograder import grade
+
+    monkeypatch.setitem(sandbox._PROBE, "reason", "bubblewrap (bwrap) is not installed")
+    with pytest.raises(grade.SandboxUnavailable, match="--unsandboxed"):
+        grade.sandbox_setting(None, unsandboxed=False)
+    assert grade.sandbox_setting(None, unsandboxed=True) is None

@@ -1,0 +1,76 @@
+"""Screening of submitted notebooks before they run (autograder/screen.py): fast, no kernel."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from autograder import release, screen
+
+NB1 = release.NOTEBOOKS / "01_data.ipynb"
+
+
+@pytest.fixture(scope="module")
+def released():
+    return screen.released_cells(NB1)
+
+
+def _bytes(nb) -> bytes:
+    return nbformat.writes(nb).encode()
+
+
+def test_released_notebook_is_clean(released):
+    ok, notes, data = screen.screen(NB1.read_bytes(), "01_data.ipynb", released)
+    assert ok and notes == [] and data == NB1.read_bytes()
+
+
+@pytest.mark.parametrize("data, words", [
+    (b"", "is empty"),
+    (b'{"cells": [', "invalid JSON"),
+    ('{"cells": [], "x": "\u00e9"}'.encode("latin-1"), "not UTF-8"),
+    (b"[1, 2]", "not a notebook"),
+    (json.dumps({"nbformat": 3, "worksheets": []}).encode(), "format 3"),
+])
+def test_unusable_files(released, data, words):
+    ok, notes, _ = screen.screen(data, "01_data.ipynb", released)
+    assert not ok and words in notes[0] and "graded as missing" in notes[0]
+
+
+def test_too_big(released, monkeypatch):
+    monkeypatch.setattr(screen, "MAX_NOTEBOOK_BYTES", 1000)
+    ok, notes, _ = screen.screen(NB1.read_bytes(), "01_data.ipynb", released)
+    assert not ok and "over the limit" in notes[0]
+
+
+def test_changed_test_cells_are_named(released):
+    nb = nbformat.read(NB1, as_version=4)
+    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
+    cells["test_preprocess_images"].source = "pass"
+    nb.cells.remove(cells["test_encode_labels"])
+    prepared = cells["test_prepared_data"]
+    nb.cells.remove(prepared)
+    nb.cells.insert(0, prepared)
+    ok, notes, _ = screen.screen(_bytes(nb), "01_data.ipynb", released)
+    text = "\n".join(notes)
+    assert ok
+    assert "test_preprocess_images was edited" in text
+    assert "test_encode_labels is missing" in text
+    assert "not in their original order (first moved: test_prepared_data)" in text
+
+
+def test_duplicate_grade_id_keeps_only_the_first(released):
+    nb = nbformat.read(NB1, as_version=4)
+    copy = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_preprocess_images")
+    nb.cells.append(nbformat.from_dict(json.loads(json.dumps(copy))))
+    ok, notes, data = screen.screen(_bytes(nb), "01_data.ipynb", released)
+    assert ok and any("appears 2 times" in n for n in notes)
+    graded = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nbformat.reads(data.decode(), 4).cells]
+    assert graded.count("test_preprocess_images") == 1
+
+
+def test_another_assignment(released):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
+    ok, notes, _ = screen.screen(_bytes(nb), "01_data.ipynb", released)
+    assert not ok and "none of the graded cells" in notes[0]
