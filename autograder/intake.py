@@ -102,7 +102,10 @@ def safe_extract(archive: Path, dest: Path) -> list[tuple[str, str]]:
                     with zf.open(info) as src, open(target, "wb") as out:
                         shutil.copyfileobj(src, out, 1 << 20)
                 except (OSError, zipfile.BadZipFile) as exc:  # a name too long for this disk, a damaged entry
-                    target.unlink(missing_ok=True)
+                    try:
+                        target.unlink(missing_ok=True)
+                    except OSError:
+                        pass
                     refused.append((name, f"could not be unpacked ({exc.strerror or exc})"
                                     if isinstance(exc, OSError) else f"damaged entry ({exc})"))
     return refused

@@ -97,26 +97,29 @@ def _wrong_scale(nb):
     _set(nb, "preprocess_images", 'def preprocess_images(images):\n    ' + WRONG_SCALE)
 
 
-# Notebook 3 with a cheap training (a cheat does not need a good model; neither does the grader
-# to find it out) and a cheaper dense comparison (not graded).
-SMALL_FIT = """recipe.make_deterministic(recipe.SEED)
-model = compile_model(build_model(), 640)
-history = model.fit(x_train[:640], y_train[:640], epochs=5, batch_size=64, validation_split=0.1, verbose=0)
+# Notebook 3's training, evaluation and dense cells are locked (nbgrader puts them back as released),
+# so a cheat lives where a student may write: in the answer compile_model, which gets the model
+# before it is trained. CHEAP_FIT trains on 640 images instead of 60,000 (5 epochs, so the history
+# is complete): a cheat needs no good model, and the grader must find the model is not good.
+CHEAP_FIT = """fit = model.fit
+model.fit = lambda x, y, **kw: fit(x[:640], y[:640], epochs=5, batch_size=64, validation_split=0.1, verbose=0)
 """
-SMALL_DENSE_OLD = "dense.fit(x_train.reshape((60000, 784)), y_train, epochs=5, batch_size=128, verbose=2)"
-SMALL_DENSE_NEW = "dense.fit(x_train[:2000].reshape((2000, 784)), y_train[:2000], epochs=1, verbose=0)"
+COMPILE = '''def compile_model(model, n_samples):
+    """Compile for training on n_samples images: RMSprop with the course's schedule."""
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(learning_rate=recipe.learning_rate_schedule(n_samples)),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+{patch}    return model'''
 
 
-def nb3(train: str, evaluate: str | None = None, extra: str = ""):
+def nb3(patch: str):
+    """Notebook 3, solved, with ``patch`` (code run on the model) inside compile_model."""
+
     def build(folder, solved, ctx):
         nb = _nb(solved, "03_training")
-        for cell in nb.cells:
-            if SMALL_DENSE_OLD in cell.source:
-                cell.source = cell.source.replace(SMALL_DENSE_OLD, SMALL_DENSE_NEW)
-            if cell.source.startswith("recipe.make_deterministic(recipe.SEED)"):
-                cell.source = train + extra
-            if evaluate is not None and cell.source.startswith("test_loss, test_accuracy = model.evaluate"):
-                cell.source = evaluate
+        _set(nb, "compile_model", COMPILE.format(patch="".join(f"    {ln}\n" for ln in patch.splitlines())))
         _write(folder, "03_training", nb)
 
     return build
@@ -272,36 +275,35 @@ CASES = [
     Case("honest", "an honest student: notebooks 1 and 2 right (the control: its grades must not move)",
          {"01_data": 6, "02_convnet": 13}, build=_only("01_data", "02_convnet")),
     # ------------------------------------------------------------------ cheating on the accuracy test
-    Case("hardcoded_accuracy", "no training; sets test_accuracy = 0.995 and prints 99.50 %",
+    Case("hardcoded_accuracy", "no training at all; model.evaluate returns 99.5 %, so the notebook prints 99.50 %",
          {"03_training": 5}, "test accuracy measured outside your notebook",
-         build=nb3("recipe.make_deterministic(recipe.SEED)\nmodel = compile_model(build_model(), len(x_train))\n",
-                   'test_loss, test_accuracy = 0.01, 0.995\nprint("test accuracy: 99.50%")')),
-    Case("trains_on_test_set", "trains the convnet on the test images (5 epochs)",
+         build=nb3("model.fit = lambda *a, **k: None\nmodel.evaluate = lambda *a, **k: [0.01, 0.995]")),
+    Case("trains_on_test_set", "model.fit patched to train on the test images instead (5 epochs)",
          {"03_training": 8}, "trained on the test set",
-         build=nb3("recipe.make_deterministic(recipe.SEED)\nmodel = compile_model(build_model(), 9000)\n"
-                   "history = model.fit(x_test, y_test, epochs=5, batch_size=64, validation_split=0.1, verbose=0)\n")),
-    Case("patch_evaluate", "small training; model.evaluate patched to return 99.5 %",
+         build=nb3("fit = model.fit\nmodel.fit = lambda x, y, **kw: fit(x_test, y_test, **kw)")),
+    Case("patch_evaluate", "trains on 640 images; model.evaluate patched to return 99.5 %",
          {"03_training": 8}, "test accuracy measured outside your notebook",
-         build=nb3(SMALL_FIT, extra="model.evaluate = lambda *a, **k: [0.01, 0.995]\n")),
-    Case("patch_predict", "small training; model.predict patched to return the true labels",
+         build=nb3(CHEAP_FIT + "model.evaluate = lambda *a, **k: [0.01, 0.995]")),
+    Case("patch_predict", "trains on 640 images; model.predict patched to return the true labels",
          {"03_training": 8}, "test accuracy measured outside your notebook",
-         build=nb3(SMALL_FIT, extra="model.predict = lambda x, **k: y_test[:len(x)]\n")),
-    Case("patch_argmax", "small training; numpy.argmax patched to return the true labels",
+         build=nb3(CHEAP_FIT + "model.predict = lambda x, **k: y_test[:len(x)]")),
+    Case("patch_argmax", "trains on 640 images; numpy.argmax patched to return the true labels",
          {"03_training": 8}, "test accuracy measured outside your notebook",
-         build=nb3(SMALL_FIT, extra="np.argmax = lambda a, axis=None, **k: test_labels[:len(a)]\n")),
-    Case("patch_keras", "small training; keras.Model.evaluate and keras.models.load_model patched in the kernel",
+         build=nb3(CHEAP_FIT + "np.argmax = lambda a, axis=None, **k: test_labels[:len(a)]")),
+    Case("patch_keras", "trains on 640 images; keras.Model.evaluate and keras.models.load_model patched",
          {"03_training": 8}, "test accuracy measured outside your notebook",
-         build=nb3(SMALL_FIT, extra="keras.Model.evaluate = lambda self, *a, **k: [0.01, 0.995]\n"
-                   "keras.models.load_model = lambda *a, **k: model\n")),
-    Case("patch_print", "small training; print patched to show 99.50 % whatever is printed",
+         build=nb3(CHEAP_FIT + "keras.Model.evaluate = lambda self, *a, **k: [0.01, 0.995]\n"
+                   "keras.models.load_model = lambda *a, **k: model")),
+    Case("patch_print", "trains on 640 images; print patched to show 99.50 % whatever is printed",
          {"03_training": 8}, "test accuracy measured outside your notebook",
-         build=nb3(SMALL_FIT, extra="import builtins\n_print = builtins.print\n"
-                   "builtins.print = lambda *a, **k: _print('test accuracy: 99.50%')\n")),
-    Case("patch_grader", "small training; the course's own accuracy measurement patched in the kernel",
-         {"03_training": 8}, "test accuracy measured outside your notebook",
-         build=nb3(SMALL_FIT, extra="import mnistcnn.grading, mnistcnn.checks\n"
+         build=nb3(CHEAP_FIT + "import builtins\n_print = builtins.print\n"
+                   "builtins.print = lambda *a, **k: _print('test accuracy: 99.50%')")),
+    Case("patch_grader", "trains on 640 images; the course's accuracy check and measurement patched in the kernel",
+         {"03_training": 8}, "no trained model reached the grader",
+         build=nb3(CHEAP_FIT + "import mnistcnn.checks, mnistcnn.grading\n"
+                   "model.evaluate = lambda *a, **k: [0.01, 0.995]\n"
                    "mnistcnn.grading.test_accuracy = lambda *a, **k: 0.995\n"
-                   "mnistcnn.checks.check_test_accuracy = lambda *a, **k: None\n")),
+                   "mnistcnn.checks.check_test_accuracy = lambda *a, **k: None")),
     Case("hide_tracebacks", "IPython's traceback display switched off, with a wrong answer (no scaling)",
          {"01_data": 2}, None,
          build=nb1_edit(lambda nb: (_wrong_scale(nb), nb.cells.insert(
