@@ -101,6 +101,7 @@ def _wrong_scale(nb):
 # so a cheat lives where a student may write: in the answer compile_model, which gets the model
 # before it is trained. CHEAP_FIT trains on 640 images instead of 60,000 (5 epochs, so the history
 # is complete): a cheat needs no good model, and the grader must find the model is not good.
+FAKE_EVALUATE = 'lambda *a, **k: {"loss": 0.01, "accuracy": 0.995} if k.get("return_dict") else [0.01, 0.995]'
 CHEAP_FIT = """fit = model.fit
 model.fit = lambda x, y, **kw: fit(x[:640], y[:640], epochs=5, batch_size=64, validation_split=0.1, verbose=0)
 """
@@ -277,31 +278,32 @@ CASES = [
     # ------------------------------------------------------------------ cheating on the accuracy test
     Case("hardcoded_accuracy", "no training at all; model.evaluate returns 99.5 %, so the notebook prints 99.50 %",
          {"03_training": 5}, "test accuracy measured outside your notebook",
-         build=nb3("model.fit = lambda *a, **k: None\nmodel.evaluate = lambda *a, **k: [0.01, 0.995]")),
-    Case("trains_on_test_set", "model.fit patched to train on the test images instead (5 epochs)",
+         build=nb3("model.fit = lambda *a, **k: None\nmodel.evaluate = " + FAKE_EVALUATE)),
+    Case("trains_on_test_set", "model.fit patched to train on the test images instead (15 epochs: 99.6 % on them)",
          {"03_training": 8}, "trained on the test set",
-         build=nb3("fit = model.fit\nmodel.fit = lambda x, y, **kw: fit(x_test, y_test, **kw)")),
+         build=nb3("fit = model.fit\nmodel.fit = lambda x, y, **kw: fit(x_test, y_test, **{**kw, 'epochs': 15})")),
     Case("patch_evaluate", "trains on 640 images; model.evaluate patched to return 99.5 %",
          {"03_training": 8}, "test accuracy measured outside your notebook",
-         build=nb3(CHEAP_FIT + "model.evaluate = lambda *a, **k: [0.01, 0.995]")),
+         build=nb3(CHEAP_FIT + "model.evaluate = " + FAKE_EVALUATE)),
     Case("patch_predict", "trains on 640 images; model.predict patched to return the true labels",
-         {"03_training": 8}, "test accuracy measured outside your notebook",
+         {"03_training": 8}, "no trained model reached the grader",
          build=nb3(CHEAP_FIT + "model.predict = lambda x, **k: y_test[:len(x)]")),
     Case("patch_argmax", "trains on 640 images; numpy.argmax patched to return the true labels",
-         {"03_training": 8}, "test accuracy measured outside your notebook",
+         {"03_training": 8}, "no trained model reached the grader",
          build=nb3(CHEAP_FIT + "np.argmax = lambda a, axis=None, **k: test_labels[:len(a)]")),
     Case("patch_keras", "trains on 640 images; keras.Model.evaluate and keras.models.load_model patched",
          {"03_training": 8}, "test accuracy measured outside your notebook",
-         build=nb3(CHEAP_FIT + "keras.Model.evaluate = lambda self, *a, **k: [0.01, 0.995]\n"
+         build=nb3(CHEAP_FIT + "keras.Model.evaluate = lambda self, *a, **k: [0.01, 0.995] if not k.get('return_dict') "
+                   "else {'loss': 0.01, 'accuracy': 0.995}\n"
                    "keras.models.load_model = lambda *a, **k: model")),
     Case("patch_print", "trains on 640 images; print patched to show 99.50 % whatever is printed",
-         {"03_training": 8}, "test accuracy measured outside your notebook",
+         {"03_training": 8}, "no trained model reached the grader",
          build=nb3(CHEAP_FIT + "import builtins\n_print = builtins.print\n"
                    "builtins.print = lambda *a, **k: _print('test accuracy: 99.50%')")),
     Case("patch_grader", "trains on 640 images; the course's accuracy check and measurement patched in the kernel",
          {"03_training": 8}, "no trained model reached the grader",
          build=nb3(CHEAP_FIT + "import mnistcnn.checks, mnistcnn.grading\n"
-                   "model.evaluate = lambda *a, **k: [0.01, 0.995]\n"
+                   "model.evaluate = " + FAKE_EVALUATE + "\n"
                    "mnistcnn.grading.test_accuracy = lambda *a, **k: 0.995\n"
                    "mnistcnn.checks.check_test_accuracy = lambda *a, **k: None")),
     Case("hide_tracebacks", "IPython's traceback display switched off, with a wrong answer (no scaling)",
@@ -362,8 +364,8 @@ CASES = [
          {"01_data": 6}, None, extra={"output_lacks": "WROTE:"},
          build=hostile_nb1(DESTROY.replace("{targets!r}", "{delete_targets!r}").replace("{writes!r}",
                                                                                        "{write_targets!r}"))),
-    Case("leftover_process", "starts a process that outlives the notebook",
-         {"01_data": 6}, None, extra={"no_process": MARK},
+    Case("leftover_process", "starts processes meant to outlive the notebook (a new session; nohup … &)",
+         {"01_data": 6}, "running on their own", extra={"no_process": MARK},
          build=hostile_nb1(f"import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', "
                            f"'import time; time.sleep(3600)', '{MARK}'], start_new_session=True)\n"
                            f"subprocess.Popen(sys.executable + \" -c 'import time; time.sleep(3600)' {MARK}-2 &\", "

@@ -330,7 +330,41 @@ class Cgroups:
 # ----------------------------------------------------------------------------- the watchdog
 
 
-def _descendants(root: int) -> list[int]:
+def _detached(root: int, children: dict[int, list[int]]) -> list[int]:
+    """Processes in the sandbox outside the main command's own tree (started with setsid, a double
+    fork or nohup: reparented to the sandbox's init). They are stopped with the sandbox."""
+    def comm(pid: int) -> str:
+        try:
+            return Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            return ""
+
+    level, main = [root], None
+    while level and main is None:  # breadth first: the first process that is not bubblewrap itself
+        nxt = []
+        for pid in level:
+            if comm(pid) != "bwrap":
+                main = pid
+                break
+            nxt.extend(children.get(pid, []))
+        level = nxt
+    if main is None:
+        return []
+    inside, todo = set(), [main]
+    while todo:
+        pid = todo.pop()
+        inside.add(pid)
+        todo.extend(children.get(pid, []))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        if pid not in inside and comm(pid) not in ("bwrap", ""):
+            out.append(pid)
+        todo.extend(c for c in children.get(pid, []) if c not in inside)
+    return out
+
+
+def _tree(root: int) -> tuple[list[int], dict[int, list[int]]]:
     children: dict[int, list[int]] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -347,7 +381,7 @@ def _descendants(root: int) -> list[int]:
         pid = todo.pop()
         out.append(pid)
         todo.extend(children.get(pid, []))
-    return out
+    return out, children
 
 
 def _rss_and_cpu(pids: list[int]) -> tuple[int, float]:
@@ -459,14 +493,15 @@ def run(config: dict, *, run_dir: str, work: str, cwd: str, events: str, inner: 
         signal.signal(sig, on_signal)
 
     t0 = time.monotonic()
-    peak_rss, cpu_seen, last_disk = 0, 0.0, 0.0
+    peak_rss, cpu_seen, last_disk, detached = 0, 0.0, 0.0, 0
     while proc.poll() is None:
         time.sleep(0.2)
         elapsed = time.monotonic() - t0
         if elapsed > limits.wall:
             stop("wall", f"the notebook ran longer than the limit of {limits.wall:.0f} s")
             break
-        pids = _descendants(proc.pid)
+        pids, children = _tree(proc.pid)
+        detached = max(detached, len(_detached(proc.pid, children)))
         rss, cpu = _rss_and_cpu(pids)
         peak_rss = max(peak_rss, rss)
         cg_cpu = groups.cpu_seconds()
@@ -500,6 +535,9 @@ def run(config: dict, *, run_dir: str, work: str, cwd: str, events: str, inner: 
     if not reason and code in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
         reason.update(kind="cpu", text=f"the notebook used more than the limit of {limits.cpu:.0f} CPU seconds")
     notes = []
+    if detached:
+        notes.append(f"the notebook left {detached} process(es) running on their own (detached from the "
+                     "kernel); the sandbox stopped them when the notebook ended")
     result = {**info, "state": "ended", "exit": code, "reason": reason or None, "notes": notes,
               "seconds": round(time.monotonic() - t0, 1), "cpu_seconds": round(max(cpu_seen, groups.cpu_seconds()
                                                                                   or 0.0), 1),

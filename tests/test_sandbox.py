@@ -143,6 +143,7 @@ def test_nothing_outlives_the_sandbox(tmp_path):
     left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout.split()
     assert not [p for p in left if int(p) != os.getpid()], "a process started in the sandbox outlived it"
     assert not [d for d in ev.get("cgroup_dirs", []) if Path(d).exists()], "cgroups left behind"
+    assert any("running on their own" in n for n in ev["notes"]), ev  # the detached one is named
 
 
 def test_grader_refuses_without_sandbox(monkeypatch):
