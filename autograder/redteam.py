@@ -307,12 +307,12 @@ CASES = [
                    "mnistcnn.grading.test_accuracy = lambda *a, **k: 0.995\n"
                    "mnistcnn.checks.check_test_accuracy = lambda *a, **k: None")),
     Case("hide_tracebacks", "IPython's traceback display switched off, with a wrong answer (no scaling)",
-         {"01_data": 2}, None,
+         {"01_data": 2}, None, extra={"evidence": "showtraceback was disabled"},
          build=nb1_edit(lambda nb: (_wrong_scale(nb), nb.cells.insert(
              1, nbformat.v4.new_code_cell("get_ipython().showtraceback = lambda *a, **k: None\n"
                                           "get_ipython()._showtraceback = lambda *a, **k: None"))))),
     Case("eq_always_true", "read_summary returns objects whose == is always true",
-         {"02_convnet": 11}, None, build=_eq_true),
+         {"02_convnet": 11}, None, extra={"evidence": "a tuple of integers"}, build=_eq_true),
     # ------------------------------------------------------------------ test cells changed
     Case("edited_test", "wrong answer, and its test cell replaced by `pass`",
          {"01_data": 2}, "was edited; the original test was run", build=nb1_edit(_edit_test)),
@@ -335,7 +335,7 @@ CASES = [
          {"01_data": 3}, "did not stop when interrupted",
          build=hostile_nb1("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass")),
     Case("sys_exit", "sys.exit() (IPython catches it; the notebook goes on)",
-         {"01_data": 6}, None, build=hostile_nb1("import sys\nsys.exit(3)")),
+         {"01_data": 6}, None, extra={"evidence": "SystemExit"}, build=hostile_nb1("import sys\nsys.exit(3)")),
     Case("os_exit", "os._exit(): the kernel process ends",
          {"01_data": 3}, "kernel stopped", build=hostile_nb1("import os\nos._exit(0)")),
     Case("kill_own_kernel", "os.kill() of its own kernel",
@@ -356,12 +356,13 @@ CASES = [
          {"01_data": 3}, "of output",
          build=hostile_nb1("line = 'x' * 100_000\nwhile True:\n    print(line, flush=True)")),
     Case("network", "tries the network (sockets, a download)",
-         {"01_data": 6}, None, extra={"output_lacks": "CONNECTED"}, build=hostile_nb1(NETWORK)),
+         {"01_data": 6}, None, extra={"output_lacks": "CONNECTED", "evidence": "no network:"},
+         build=hostile_nb1(NETWORK)),
     Case("read_secrets", "reads the hidden tests, the gradebook, another student's notebook, the home folder",
-         {"01_data": 6}, None, extra={"output_lacks": "LEAKED:"},
+         {"01_data": 6}, None, extra={"output_lacks": "LEAKED:", "evidence": "nothing readable"},
          build=hostile_nb1(READ_SECRETS.replace("{targets!r}", "{read_targets!r}"))),
     Case("destroy_files", "rm -rf of the home folder, the course and the grading folder; overwrites files",
-         {"01_data": 6}, None, extra={"output_lacks": "WROTE:"},
+         {"01_data": 6}, None, extra={"output_lacks": "WROTE:", "evidence": "refused:"},
          build=hostile_nb1(DESTROY.replace("{targets!r}", "{delete_targets!r}").replace("{writes!r}",
                                                                                        "{write_targets!r}"))),
     Case("leftover_process", "starts processes meant to outlive the notebook (a new session; nohup … &)",
@@ -471,9 +472,29 @@ def observed(ws: Path, case: Case) -> dict:
             "accuracy_note": r.get("accuracy_note"), "error": r.get("error")}
 
 
+def evidence(ws: Path, case: Case) -> str | None:
+    """The first line of the graded notebooks' outputs holding ``case.extra["evidence"]``: what the
+    student's own notebook shows of an attempt that the sandbox or a check refused."""
+    from autograder.intake import slug
+
+    want = case.extra.get("evidence")
+    if not want:
+        return None
+    for path in sorted((Path(ws) / "autograded" / slug(case.extra.get("student") or case.name)).rglob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            for out in cell.get("outputs", []):
+                text = "\n".join([out.get("text", ""), f"{out.get('ename', '')}: {out.get('evalue', '')}",
+                                  *out.get("traceback", [])])
+                for line in text.splitlines():
+                    if want in line:
+                        return line.strip()[:160]
+    return None
+
+
 def outcome_text(case: Case, obs: dict | None = None) -> tuple[str, str]:
     exp = ", ".join(f"{nb} {pts:g}" for nb, pts in case.expect.items()) or "nothing usable"
-    exp = f"{sum(case.expect.values()):g} points ({exp})" + (f"; note: “{case.note}”" if case.note else "")
+    exp = f"{sum(case.expect.values()):g} points ({exp})" + (f"; note: “{case.note}”" if case.note else "") + (
+        f"; the notebook shows “{case.extra['evidence']}”" if case.extra.get("evidence") else "")
     if obs is None:
         return exp, ""
     if not obs.get("graded"):
@@ -508,7 +529,10 @@ def write_table(ws: Path, path: Path, seconds: float | None = None, ws_zip: Path
         if case.kind == "archive" and not case.expect:
             entry = case.extra["entry"]
             got = "; ".join(u for u in unused_files(ws) if u.startswith(entry.split("/")[0])) or got
-        ok = matches(case, obs, ws)
+        if case.extra.get("evidence"):
+            shown = evidence(ws, case)
+            got += f"; the notebook's own output: “{shown}”" if shown else "; NO output showing the refusal"
+        ok = matches(case, obs, ws) and (not case.extra.get("evidence") or evidence(ws, case) is not None)
         lines.append(f"| `{case.name}` | {case.what} | {exp} | {got.replace('|', '/')} | {'yes' if ok else 'NO'} |")
     lines += ["", "Besides the scores, `tests/test_redteam.py` checks after the run: the honest student's grades; "
               "the SHA-256 of every file of the course (solutions, notebooks, package, grader) and of a canary "

@@ -82,6 +82,8 @@ def test_case_outcome(graded, case):
         assert case.note in text, f"{case.name}: note not in the feedback: {line}"
     elif case.note:
         assert html.escape(case.note) in report
+    if "evidence" in case.extra:
+        assert redteam.evidence(ws, case), f"{case.name}: no output with {case.extra['evidence']!r}"
     if "output_lacks" in case.extra:
         for path in (ws / "autograded" / student).rglob("*.ipynb"):
             assert case.extra["output_lacks"] not in path.read_text(), f"{case.name}: {path}"
