@@ -30,7 +30,7 @@ from autograder import release
 # Limits for grading the corpus (tests/test_redteam.py, make redteam): tight, so that hostile
 # cases end quickly, but with room for the honest parts.
 CORPUS_LIMITS = {"wall": 300, "memory_gib": 3.0, "disk_mib": 200, "nproc": 256, "output_mib": 1}
-CELL_TIMEOUT = 120
+CELL_TIMEOUT = 180
 MARK = "MNISTCNN-REDTEAM"  # in the command line of processes a case leaves behind
 
 
