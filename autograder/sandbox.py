@@ -296,19 +296,24 @@ class Cgroups:
 
     def kill_all(self) -> None:
         for path in set(self.dirs.values()):
-            for _ in range(50):
+            self.kill_procs(path)
+
+    @staticmethod
+    def kill_procs(path: Path, tries: int = 50) -> None:
+        """SIGKILL every process of the cgroup at ``path`` until it is empty."""
+        for _ in range(tries):
+            try:
+                pids = [int(p) for p in (path / "cgroup.procs").read_text().split()]
+            except OSError:
+                return
+            if not pids:
+                return
+            for pid in pids:
                 try:
-                    pids = [int(p) for p in (path / "cgroup.procs").read_text().split()]
+                    os.kill(pid, signal.SIGKILL)
                 except OSError:
-                    break
-                if not pids:
-                    break
-                for pid in pids:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except OSError:
-                        pass
-                time.sleep(0.05)
+                    pass
+            time.sleep(0.05)
 
     @staticmethod
     def _rmdir(path: Path) -> None:
@@ -561,20 +566,7 @@ def cleanup(events_path: str | os.PathLike) -> None:
     for d in read_events(events_path).get("cgroup_dirs", []):
         path = Path(d)
         if path.is_dir():
-            Cgroups.__new__(Cgroups)  # no state needed for the static helpers below
-            for _ in range(20):
-                try:
-                    pids = [int(p) for p in (path / "cgroup.procs").read_text().split()]
-                except OSError:
-                    break
-                if not pids:
-                    break
-                for pid in pids:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except OSError:
-                        pass
-                time.sleep(0.05)
+            Cgroups.kill_procs(path, tries=20)
             Cgroups._rmdir(path)
 
 
