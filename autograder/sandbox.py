@@ -129,10 +129,15 @@ def _python_paths() -> list[str]:
     return kept
 
 
-def base_args() -> list[str]:
-    """bwrap options shared by every sandbox: namespaces, system read-only, private /proc and /dev."""
+def base_args(tmp_size: int | None = None) -> list[str]:
+    """bwrap options shared by every sandbox: namespaces, a private /proc, /dev, /tmp and /home, then
+    the system and Python read-only. The private folders come first: a later mount goes on top, so
+    a course kept under /tmp or /home still shows its Python and package."""
     args = ["--unshare-all", "--unshare-user", "--uid", "1000", "--gid", "1000", "--hostname", "sandbox",
             "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--proc", "/proc", "--dev", "/dev"]
+    for top in ("/tmp", "/home"):
+        args += [*(["--size", str(tmp_size)] if tmp_size else []), "--tmpfs", top]
+    args += ["--dir", "/home/student"]
     for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
         if os.path.islink(top):
             args += ["--symlink", os.readlink(top), top]
@@ -171,10 +176,7 @@ def sandbox_env(env: dict, extra: dict) -> list[str]:
 def command(config: dict, *, run_dir: str, work: str, cwd: str, inner: list[str], env: dict) -> list[str]:
     """The whole bwrap command line for one kernel (or one evaluation)."""
     limits = Limits.from_dict(config.get("limits", {}))
-    args = [bwrap_path() or "bwrap", *base_args(),
-            "--size", str(limits.tmp), "--tmpfs", "/tmp",
-            "--size", str(limits.tmp), "--tmpfs", "/home",
-            "--dir", "/home/student"]
+    args = [bwrap_path() or "bwrap", *base_args(limits.tmp)]
     extra_env = {}
     data = config.get("data")
     if data:
