@@ -472,23 +472,26 @@ def observed(ws: Path, case: Case) -> dict:
             "accuracy_note": r.get("accuracy_note"), "error": r.get("error")}
 
 
-def evidence(ws: Path, case: Case) -> str | None:
-    """The first line of the graded notebooks' outputs holding ``case.extra["evidence"]``: what the
-    student's own notebook shows of an attempt that the sandbox or a check refused."""
+def output_lines(ws: Path, case: Case) -> list[str]:
+    """Every line of output (streams, results, errors) of the case's graded notebooks; not their code."""
     from autograder.intake import slug
 
-    want = case.extra.get("evidence")
-    if not want:
-        return None
+    lines = []
     for path in sorted((Path(ws) / "autograded" / slug(case.extra.get("student") or case.name)).rglob("*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
             for out in cell.get("outputs", []):
-                text = "\n".join([out.get("text", ""), f"{out.get('ename', '')}: {out.get('evalue', '')}",
-                                  *out.get("traceback", [])])
-                for line in text.splitlines():
-                    if want in line:
-                        return line.strip()[:160]
-    return None
+                data = out.get("data", {}).get("text/plain", "")
+                text = "\n".join([out.get("text", ""), data if isinstance(data, str) else "".join(data),
+                                  f"{out.get('ename', '')}: {out.get('evalue', '')}", *out.get("traceback", [])])
+                lines += [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines
+
+
+def evidence(ws: Path, case: Case) -> str | None:
+    """The first line of the graded notebooks' outputs holding ``case.extra["evidence"]``: what the
+    student's own notebook shows of an attempt that the sandbox or a check refused."""
+    want = case.extra.get("evidence")
+    return next((line[:160] for line in output_lines(ws, case) if want and want in line), None)
 
 
 def outcome_text(case: Case, obs: dict | None = None) -> tuple[str, str]:

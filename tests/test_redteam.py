@@ -85,8 +85,10 @@ def test_case_outcome(graded, case):
     if "evidence" in case.extra:
         assert redteam.evidence(ws, case), f"{case.name}: no output with {case.extra['evidence']!r}"
     if "output_lacks" in case.extra:
-        for path in (ws / "autograded" / student).rglob("*.ipynb"):
-            assert case.extra["output_lacks"] not in path.read_text(), f"{case.name}: {path}"
+        lines = redteam.output_lines(ws, case)
+        assert lines, f"{case.name}: the graded notebook has no output at all"
+        bad = [ln for ln in lines if case.extra["output_lacks"] in ln]
+        assert not bad, f"{case.name}: {bad}"
     if "no_process" in case.extra:
         assert not _pids_with(case.extra["no_process"]), "a process of the notebook outlived it"
 
