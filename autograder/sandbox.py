@@ -17,7 +17,9 @@ The launcher (trusted, outside) starts ``bwrap`` with:
   nbgrader keeps the notebook with its hidden tests), the recording folder of the grader and the
   folder of the kernel's sockets (Unix sockets: they work across network namespaces);
 * its own network namespace (no network, loopback only), PID namespace (every process it started
-  dies with it), IPC and UTS namespaces; an unprivileged user in its own user namespace;
+  dies with it), IPC and UTS namespaces; uid 1000 in its own user namespace, without capabilities
+  (when the grader runs as root, that uid is root outside the namespace: what keeps the machine
+  safe is that nothing else is mounted and the mounts are read-only);
 * limits: memory and number of processes in cgroups where they are writable (else a watchdog on the
   resident memory and ``RLIMIT_NPROC``), CPU share in a cgroup, CPU time, wall-clock time, disk
   written, file size (``RLIMIT_FSIZE``), no core dumps.
