@@ -197,11 +197,7 @@ def grade_one(spec: dict) -> dict:
                 result["error"] = "nbgrader autograde failed: " + _last_error(proc.stdout + proc.stderr)
                 return result
         else:  # nothing usable was handed in: every test gets 0, nothing runs
-            import warnings
-
-            from sqlalchemy.exc import SAWarning
-
-            warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's add_submission, as in write_result
+            _quiet_sqlalchemy()
             with Gradebook(db) as gb:
                 gb.update_or_create_student(student)
                 for nb in gb.add_submission(ASSIGNMENT, student).notebooks:
@@ -345,19 +341,23 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _quiet_sqlalchemy() -> None:
+    """nbgrader's own update_or_create_submission and add_submission trip SQLAlchemy 2's autoflush
+    warnings; the rows they write are complete (checked by the tests against the gradebook)."""
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    warnings.filterwarnings("ignore", category=SAWarning)
+
+
 def write_result(ws: Workspace, result: dict) -> dict:
     """The one writer: files, then the gradebook, then the result record (the commit marker)."""
     from nbgrader.api import Gradebook
 
     student = result["student"]
     if result["status"] == "ok":
-        import warnings
-
-        from sqlalchemy.exc import SAWarning
-
-        # nbgrader's own update_or_create_submission trips SQLAlchemy 2's autoflush warnings; the
-        # rows it writes are complete (checked by the tests against the gradebook).
-        warnings.filterwarnings("ignore", category=SAWarning)
+        _quiet_sqlalchemy()
         for kind, files in (("autograded", result.pop("autograded")), ("feedback", result.pop("feedback"))):
             for name, data in files.items():
                 _write_atomic(ws.path / kind / student / ASSIGNMENT / name, data)

@@ -28,6 +28,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
@@ -133,8 +134,6 @@ class CourseExecute(Execute):
                 report = km.sandbox_report()
                 if report.get("state") == "ended":
                     break
-                import time
-
                 time.sleep(0.1)
             reason = report.get("reason")
             if reason:

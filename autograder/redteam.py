@@ -525,17 +525,16 @@ def write_table(ws: Path, path: Path, seconds: float | None = None, ws_zip: Path
                   "(2 workers, 1 thread each).", ""]
     lines += ["| case | what the submission does | expected | observed | ok |", "| --- | --- | --- | --- | --- |"]
     for case in [*CASES, *ARCHIVE_CASES]:
-        if case.kind == "archive":
-            ws = ws_zip or ws
-        obs = observed(ws, case)
+        case_ws = ws_zip if case.kind == "archive" and ws_zip else ws
+        obs = observed(case_ws, case)
         exp, got = outcome_text(case, obs)
         if case.kind == "archive" and not case.expect:
             entry = case.extra["entry"]
-            got = "; ".join(u for u in unused_files(ws) if u.startswith(entry.split("/")[0])) or got
+            got = "; ".join(u for u in unused_files(case_ws) if u.startswith(entry.split("/")[0])) or got
         if case.extra.get("evidence"):
-            shown = evidence(ws, case)
+            shown = evidence(case_ws, case)
             got += f"; the notebook's own output: “{shown}”" if shown else "; NO output showing the refusal"
-        ok = matches(case, obs, ws) and (not case.extra.get("evidence") or evidence(ws, case) is not None)
+        ok = matches(case, obs, case_ws) and (not case.extra.get("evidence") or evidence(case_ws, case) is not None)
         lines.append(f"| `{case.name}` | {case.what} | {exp} | {got.replace('|', '/')} | {'yes' if ok else 'NO'} |")
     lines += ["", "Besides the scores, `tests/test_redteam.py` checks after the run: the honest student's grades; "
               "the SHA-256 of every file of the course (solutions, notebooks, package, grader) and of a canary "

@@ -268,25 +268,23 @@ class Cgroups:
                     return None
         return None
 
-    def oom_kills(self) -> int:
-        text = self._read("memory", "memory.oom_control", "memory.events") or ""
-        for line in text.splitlines():
-            key, _, value = line.partition(" ")
-            if key == "oom_kill":
+    def _count(self, controller: str, key: str, *names: str) -> int:
+        """A counter from a ``key value`` file of the cgroup (0 when absent)."""
+        for line in (self._read(controller, *names) or "").splitlines():
+            k, _, value = line.partition(" ")
+            if k == key:
                 return int(value)
         return 0
+
+    def oom_kills(self) -> int:
+        return self._count("memory", "oom_kill", "memory.oom_control", "memory.events")
 
     def peak_memory(self) -> int | None:
         text = self._read("memory", "memory.max_usage_in_bytes", "memory.peak")
         return int(text) if text and text.strip().isdigit() else None
 
     def pids_max_hits(self) -> int:
-        text = self._read("pids", "pids.events") or ""
-        for line in text.splitlines():
-            key, _, value = line.partition(" ")
-            if key == "max":
-                return int(value)
-        return 0
+        return self._count("pids", "max", "pids.events")
 
     def cpu_seconds(self) -> float | None:
         text = self._read("cpuacct", "cpuacct.usage")
