@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -111,176 +112,331 @@ def sanitize_for_feedback(nb, released_sources: dict[str, str]) -> None:
                 out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
 
 
-def _measure_accuracy(model_path: Path, env: dict, timeout: float, prefix: list[str] | None = None
-                      ) -> tuple[float | None, str]:
-    """Test accuracy of the recorded model, measured in a clean process (in the sandbox when grading
-    sandboxed: the model file is the student's); 0 with the reason when it was trained on the test set."""
-    from mnistcnn.grading import TRAINED_ON_TEST_MARGIN, EvaluationError, measure_in_clean_process
+# The records passed between the stages of one job: what the job is given, and what it returns.
 
-    if not model_path.exists():
-        return None, "no trained model reached the grader (did the training or the test cell fail?)"
+
+@dataclass
+class Job:
+    """One submission to grade, with everything a worker needs (it reads nothing else)."""
+
+    student: str
+    input_sha: str
+    files: dict  # notebook name -> bytes (screened, usable)
+    solutions: dict  # file name -> bytes of the source notebooks
+    released: dict  # grade_id -> source the student saw
+    template_db: bytes
+    threads: int
+    timeout: float
+    threshold: float
+    incidents: list = field(default_factory=list)
+    missing: list = field(default_factory=list)
+    timestamp: str | None = None
+    sandbox: dict | None = None
+    cell_timeout: float | None = None
+    started_marker: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"grade-{self.student}-{self.input_sha[:12]}"
+
+
+@dataclass
+class JobResult:
+    """What a job returns to the writer (stored as results/<student>.json, without the files)."""
+
+    student: str
+    input_sha: str
+    status: str = "error"
+    error: str | None = None
+    sandbox: str = "none"
+    pid: int = 0
+    host: str = ""
+    incidents: list = field(default_factory=list)
+    grades: dict = field(default_factory=dict)
+    comments: dict = field(default_factory=dict)
+    verdicts: list = field(default_factory=list)
+    accuracy: float | None = None
+    accuracy_note: str = ""
+    history: dict | None = None
+    log: str = ""
+    seconds: float = 0.0
+    judge_seconds: float | None = None
+    autograded: dict = field(default_factory=dict)
+    feedback: dict = field(default_factory=dict)
+
+
+@dataclass
+class JobPaths:
+    """The private folders of one job."""
+
+    tmp: Path
+    course: Path
+    record: Path
+    evidence: Path
+    runtime: Path | None = None
+
+    @property
+    def db(self) -> str:
+        return f"sqlite:///{self.course / 'gradebook.db'}"
+
+    @property
+    def autograded(self) -> Path:
+        return self.course / "autograded"
+
+
+def _lay_out(job: Job) -> JobPaths:
+    """Stage 1: a private course folder: the source, the submission, a fresh gradebook."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"mnistcnn-job-{job.student}-"))
+    paths = JobPaths(tmp, tmp / "course", tmp / "record", tmp / "evidence")
+    (paths.course / "source" / ASSIGNMENT).mkdir(parents=True)
+    for name, data in job.solutions.items():
+        (paths.course / "source" / ASSIGNMENT / name).write_bytes(data)
+    sub = paths.course / "submitted" / job.student / ASSIGNMENT
+    sub.mkdir(parents=True)
+    for name, data in job.files.items():
+        (sub / f"{name}.ipynb").write_bytes(data)
+    if job.timestamp:
+        (sub / "timestamp.txt").write_text(job.timestamp)
+    (paths.course / "gradebook.db").write_bytes(job.template_db)
+    (tmp / "nbgrader_config.py").write_text(f"load_subconfig({str(CONFIG_FILE)!r})\n")
+    paths.record.mkdir()
+    paths.evidence.mkdir()
+    return paths
+
+
+def _environments(job: Job, paths: JobPaths) -> tuple[dict, dict, list[str] | None]:
+    """Stage 2: the kernels' environment (sandboxed when asked), and the judge's command prefix."""
+    env = job_env(job.threads, paths.record)
+    env[INCIDENTS_ENV] = str(paths.tmp / "incidents.jsonl")
+    judge_env, prefix = job_env(job.threads), None
+    if job.sandbox:
+        paths.runtime = Path(tempfile.mkdtemp(prefix="mnj-"))  # short paths: Unix socket names are limited
+        config = paths.tmp / "sandbox.json"
+        config.write_text(json.dumps({"limits": job.sandbox["limits"], "data": job.sandbox["data"],
+                                      "rw": [str(paths.record)]}))
+        env[sandbox.ENV_VAR] = str(config)
+        env["MNISTCNN_SANDBOX_RUNTIME"] = str(paths.runtime)
+        judging = paths.tmp / "judge-sandbox.json"  # the evidence and the grader's own code, read-only
+        judging.write_text(json.dumps({"limits": job.sandbox["limits"], "data": job.sandbox["data"],
+                                       "ro": [str(paths.evidence), str(Path(__file__).resolve().parent)]}))
+        (paths.runtime / "judge").mkdir()
+        prefix = [sys.executable, "-m", "autograder.sandbox", "run", "--config", str(judging),
+                  "--run-dir", str(paths.runtime / "judge"), "--events", str(paths.runtime / "judge-events.json"),
+                  "--"]
+        judge_env.update(release.tool_env())
+    return env, judge_env, prefix
+
+
+def _autograde(job: Job, paths: JobPaths, env: dict, result: JobResult) -> bool:
+    """Stage 3: nbgrader autograde in the (sandboxed) kernels; evidence collected cell by cell."""
+    args = [*_course_args(paths.course, paths.db), f"--CourseExecute.evidence_dir={paths.evidence}"]
+    if job.cell_timeout:
+        args.append(f"--Execute.timeout={int(job.cell_timeout)}")
+    if job.files:
+        proc = _nbgrader(["autograde", ASSIGNMENT, f"--student={job.student}", *args], paths.tmp, env, job.timeout)
+        result.log = (proc.stdout + proc.stderr)[-4000:]
+        if proc.returncode != 0:
+            result.error = "nbgrader autograde failed: " + _last_error(proc.stdout + proc.stderr)
+            return False
+    else:  # nothing usable was handed in: every test gets 0, nothing runs
+        from nbgrader.api import Gradebook
+
+        _quiet_sqlalchemy()
+        with Gradebook(paths.db) as gb:
+            gb.update_or_create_student(job.student)
+            for nb in gb.add_submission(ASSIGNMENT, job.student).notebooks:
+                for grade in nb.grades:
+                    grade.auto_score, grade.needs_manual_grade = 0.0, False
+            gb.db.commit()
+    incidents = paths.tmp / "incidents.jsonl"
+    for line in incidents.read_text().splitlines() if incidents.exists() else []:
+        try:
+            result.incidents.append(json.loads(line))
+        except ValueError:
+            pass
+    return True
+
+
+def _judge(job: Job, paths: JobPaths, env: dict, prefix: list[str] | None) -> list[dict]:
+    """Stage 4: every graded cell judged from its evidence in a clean (sandboxed) process."""
+    from autograder.judge import Verdict, cells_of
+
+    notebooks = sorted(job.files)
+    if not notebooks:
+        return []
+    cmd = [*(prefix or []), sys.executable, "-I", "-m", "autograder.judge", str(paths.evidence),
+           "--notebooks", ",".join(notebooks), "--threshold", str(job.threshold)]
     try:
-        m = measure_in_clean_process(str(model_path), timeout, env, preexec_fn=_die_with_parent, prefix=prefix)
-    except (EvaluationError, ValueError, KeyError) as exc:
-        return None, str(exc)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=job.timeout, env=env,
+                              cwd=paths.tmp, preexec_fn=_die_with_parent)
+        if proc.returncode == 0:
+            return json.loads(proc.stdout.strip().splitlines()[-1])["verdicts"]
+        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+        why = "the grader's judging process failed: " + (lines[-1] if lines else f"exit status {proc.returncode}")
     except subprocess.TimeoutExpired:
-        return None, f"evaluating the saved model took longer than {timeout:.0f} s"
-    accuracy, train = float(m["accuracy"]), m.get("train_accuracy")
-    if train is not None and accuracy - float(train) > TRAINED_ON_TEST_MARGIN:
-        return accuracy, (f"the model was trained on the test set: {accuracy:.2%} on the test images but only "
-                          f"{float(train):.2%} on training images it should have learnt from")
-    return accuracy, ""
+        why = f"the grader's judging took longer than {job.timeout:.0f} s"
+    except (ValueError, KeyError, IndexError) as exc:
+        why = f"the grader's judging gave no verdicts ({type(exc).__name__})"
+    return [asdict(Verdict(nb, cell, False, why, problem=True)) for nb in notebooks for cell in cells_of(nb)]
 
 
-def grade_one(spec: dict) -> dict:
-    """Autograde one submission in a private course folder; return everything the writer needs.
+def _accuracy_note(verdict: dict, threshold: float, max_score: float) -> tuple[float | None, str, str]:
+    """The accuracy, the reason it earns nothing (if so), and the note under the accuracy cell."""
+    d = verdict.get("details", {})
+    accuracy = d.get("accuracy")
+    if accuracy is None:
+        why = verdict.get("message") or "no trained model reached the grader"
+        if verdict.get("missing"):
+            why = "no trained model reached the grader (did the training or the test cell fail?)"
+    elif d.get("trained_on_test"):
+        why = (f"the model was trained on the test set: {accuracy:.2%} on the test images but only "
+               f"{d['train_accuracy']:.2%} on training images it should have learnt from")
+    else:
+        why = ""
+    score = max_score if verdict.get("passed") else 0.0
+    note = (f"Grader: {why}: 0 of {max_score:g} points." if why else
+            f"Grader: test accuracy measured outside your notebook, in a clean process, on freshly loaded test "
+            f"data: {accuracy:.2%} ({'at least' if verdict.get('passed') else 'below'} {threshold:.0%}): "
+            f"{score:g} of {max_score:g} points.")
+    return accuracy, why, note
 
-    ``spec``: student, files {notebook: bytes}, timestamp, solutions {name: bytes},
-    released {grade_id: source}, template_db (bytes), threads, timeout, threshold.
-    Runs on a Dask worker: it reads and writes nothing outside its own temporary folder.
-    """
-    import nbformat
+
+def _disagreement(verdict: dict, kernel_passed: bool, max_score: float) -> str | None:
+    """The note when the grader's verdict differs from the notebook's own run (or the evidence was bad)."""
+    if verdict["passed"] and not kernel_passed:
+        return (f"Grader: this test failed in your notebook, but the grader's own check of your answer passes: "
+                f"{max_score:g} of {max_score:g} points.")
+    if not verdict["passed"] and (kernel_passed or (verdict.get("problem") and not verdict.get("missing"))):
+        first = verdict["message"].strip().splitlines()[0] if verdict["message"].strip() else "no reason given"
+        seen = "passed in your notebook, but " if kernel_passed else ""
+        return (f"Grader: this test {seen}failed the grader's own check of what the test handed over "
+                f"(evidence judged outside your notebook): {first}: 0 of {max_score:g} points.")
+    return None
+
+
+def _apply_verdicts(job: Job, paths: JobPaths, verdicts: list[dict], result: JobResult) -> None:
+    """Stage 5: the gradebook's score of every graded cell is the grader's verdict; notes where it
+    differs from what the notebook showed."""
     from nbgrader.api import Gradebook
 
-    t0 = time.perf_counter()
-    student = spec["student"]
-    tmp = Path(tempfile.mkdtemp(prefix=f"mnistcnn-job-{student}-"))
-    result = {"student": student, "input_sha": spec["input_sha"], "status": "error", "pid": os.getpid(),
-              "host": os.uname().nodename, "incidents": list(spec.get("incidents", [])),
-              "sandbox": "bubblewrap" if spec.get("sandbox") else "none"}
-    cleanup = [tmp]
+    by_cell = {(v["notebook"], v["cell"]): v for v in verdicts}
+    result.verdicts = verdicts
+    autograded = paths.autograded / job.student / ASSIGNMENT
+    with Gradebook(paths.db) as gb:
+        for nb in gb.find_submission(ASSIGNMENT, job.student).notebooks:
+            for grade in nb.grades:
+                if grade.cell.cell_type != "code":
+                    continue
+                kernel_passed = grade.auto_score is not None and grade.auto_score >= grade.max_score
+                if grade.auto_score is None:  # a test cell nbgrader did not see (deleted, metadata removed)
+                    grade.auto_score, grade.needs_manual_grade = 0.0, False
+                if nb.name not in job.files:
+                    continue
+                verdict = by_cell.get((nb.name, grade.name)) or {"passed": False, "problem": True,
+                                                                  "message": "the grader has no verdict"}
+                grade.auto_score, grade.needs_manual_grade = (grade.max_score if verdict["passed"] else 0.0), False
+                if grade.name == ACCURACY_CELL:
+                    result.accuracy, result.accuracy_note, note = _accuracy_note(verdict, job.threshold,
+                                                                                 grade.max_score)
+                    show = not verdict["passed"]
+                else:
+                    note = _disagreement(verdict, kernel_passed, grade.max_score)
+                    show = note is not None
+                if note:
+                    _annotate(autograded / f"{nb.name}.ipynb", grade.name, note)
+                if show:  # among the grader's notes (feedback and class report)
+                    result.incidents.append({"notebook": nb.name, "cell": grade.name,
+                                             "kind": "accuracy" if grade.name == ACCURACY_CELL else "verdict",
+                                             "text": f"{grade.name}: {note}"})
+        gb.db.commit()
+        submission = gb.find_submission(ASSIGNMENT, job.student)
+        result.grades = {nb.name: {g.name: {"auto_score": g.auto_score, "max_score": g.max_score,
+                                            "needs_manual_grade": g.needs_manual_grade} for g in nb.grades}
+                         for nb in submission.notebooks}
+        result.comments = {nb.name: {c.name: c.auto_comment for c in nb.comments} for nb in submission.notebooks}
+
+
+def _feedback(job: Job, paths: JobPaths, env: dict, result: JobResult) -> bool:
+    """Stage 6: nbgrader's feedback from sanitized copies (no hidden tests), the grader's notes on top."""
+    import nbformat
+
+    history = paths.record / "history.json"
+    result.history = _read_history(history)
+    autograded = paths.autograded / job.student / ASSIGNMENT
+    result.autograded = {p.name: p.read_bytes() for p in sorted(autograded.glob("*.ipynb"))}
+    clean = paths.course / "for_feedback" / job.student / ASSIGNMENT
+    clean.mkdir(parents=True)
+    for path in sorted(autograded.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        sanitize_for_feedback(nb, job.released)
+        lines = [i["text"] for i in result.incidents if i.get("notebook") in (path.stem, None)]
+        if lines:  # what the grader noticed, at the top of the feedback
+            nb.cells.insert(0, nbformat.v4.new_markdown_cell(
+                "**Grader's notes on this notebook**\n\n" + "\n".join(f"* {_md(t)}" for t in lines)))
+        nbformat.write(nb, clean / path.name)
+    if any(clean.glob("*.ipynb")):
+        args = _course_args(paths.course, paths.db, autograded="for_feedback")
+        proc = _nbgrader(["generate_feedback", ASSIGNMENT, f"--student={job.student}", *args], paths.tmp, env,
+                         job.timeout)
+        if proc.returncode != 0:
+            result.error = "nbgrader generate_feedback failed: " + _last_error(proc.stdout + proc.stderr)
+            return False
+    feedback = paths.course / "feedback" / job.student / ASSIGNMENT
+    result.feedback = {p.name: p.read_bytes() for p in sorted(feedback.glob("*.html"))}
+    missing = [i["text"] for i in result.incidents if i.get("kind") == "unusable"]
+    if missing:  # no notebook to show them in: a page of their own
+        items = "".join(f"<li>{html.escape(t)}</li>" for t in missing)
+        result.feedback["not_graded.html"] = (
+            f"<!DOCTYPE html><html lang='en'><meta charset='utf-8'><title>Not graded</title><body>"
+            f"<h1>Files of yours that could not be graded</h1><ul>{items}</ul></body></html>").encode()
+    return True
+
+
+def _read_history(path: Path) -> dict | None:
+    """The training history the kernel wrote for the class report's curves (data only, checked)."""
     try:
-        marker = spec.get("started_marker")
-        if marker:  # lets a test see which worker runs which job
-            Path(marker).parent.mkdir(parents=True, exist_ok=True)
-            Path(marker).write_text(str(os.getpid()))
-        course = tmp / "course"
-        for name, data in spec["solutions"].items():
-            (course / "source" / ASSIGNMENT).mkdir(parents=True, exist_ok=True)
-            (course / "source" / ASSIGNMENT / name).write_bytes(data)
-        sub = course / "submitted" / student / ASSIGNMENT
-        sub.mkdir(parents=True)
-        for name, data in spec["files"].items():
-            (sub / f"{name}.ipynb").write_bytes(data)
-        if spec.get("timestamp"):
-            (sub / "timestamp.txt").write_text(spec["timestamp"])
-        (course / "gradebook.db").write_bytes(spec["template_db"])
-        (tmp / "nbgrader_config.py").write_text(f"load_subconfig({str(CONFIG_FILE)!r})\n")
-        record = tmp / "record"
-        record.mkdir()
-        db = f"sqlite:///{course / 'gradebook.db'}"
-        env = job_env(spec["threads"], record)
-        incidents_file = tmp / "incidents.jsonl"
-        env[INCIDENTS_ENV] = str(incidents_file)
-        eval_env, prefix = job_env(spec["threads"]), None
-        box = spec.get("sandbox")
-        if box:
-            runtime = Path(tempfile.mkdtemp(prefix="mnj-"))  # short paths: Unix socket names are limited
-            cleanup.append(runtime)
-            config = tmp / "sandbox.json"
-            config.write_text(json.dumps({"limits": box["limits"], "data": box["data"], "rw": [str(record)]}))
-            env[sandbox.ENV_VAR] = str(config)
-            env["MNISTCNN_SANDBOX_RUNTIME"] = str(runtime)
-            evaluation = runtime / "eval"
-            evaluation.mkdir()
-            prefix = [sys.executable, "-m", "autograder.sandbox", "run", "--config", str(config),
-                      "--run-dir", str(evaluation), "--events", str(runtime / "eval-events.json"), "--"]
-            eval_env.update(release.tool_env())
-        args = _course_args(course, db)
-        if spec.get("cell_timeout"):
-            args.append(f"--Execute.timeout={int(spec['cell_timeout'])}")
+        if path.is_symlink() or path.stat().st_size > 1_000_000:
+            return None
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    return {str(k): [float(v) for v in vals if isinstance(v, (int, float))] for k, vals in data.items()
+            if isinstance(vals, list)}
 
-        if spec["files"]:
-            proc = _nbgrader(["autograde", ASSIGNMENT, f"--student={student}", *args], tmp, env, spec["timeout"])
-            result["log"] = (proc.stdout + proc.stderr)[-4000:]
-            if proc.returncode != 0:
-                result["error"] = "nbgrader autograde failed: " + _last_error(proc.stdout + proc.stderr)
-                return result
-        else:  # nothing usable was handed in: every test gets 0, nothing runs
-            _quiet_sqlalchemy()
-            with Gradebook(db) as gb:
-                gb.update_or_create_student(student)
-                for nb in gb.add_submission(ASSIGNMENT, student).notebooks:
-                    for grade in nb.grades:
-                        grade.auto_score, grade.needs_manual_grade = 0.0, False
-                gb.db.commit()
-        if incidents_file.exists():
-            for line in incidents_file.read_text().splitlines():
-                try:
-                    result["incidents"].append(json.loads(line))
-                except ValueError:
-                    pass
 
-        # The accuracy test's points: measured again outside the student's kernel.
-        accuracy, why = _measure_accuracy(record / "model.keras", eval_env, spec["timeout"], prefix)
-        result["accuracy"], result["accuracy_note"] = accuracy, why
-        autograded = course / "autograded" / student / ASSIGNMENT
-        with Gradebook(db) as gb:
-            for nb in gb.find_submission(ASSIGNMENT, student).notebooks:
-                for grade in nb.grades:
-                    if grade.auto_score is None and grade.cell.cell_type == "code":
-                        # a test cell nbgrader did not see (deleted, or its metadata removed)
-                        grade.auto_score, grade.needs_manual_grade = 0.0, False
-                    if grade.name == ACCURACY_CELL and nb.name in spec["files"]:
-                        passed = accuracy is not None and not why and accuracy >= spec["threshold"]
-                        grade.auto_score = grade.max_score if passed else 0.0
-                        grade.needs_manual_grade = False
-                        note = (f"Grader: {why}: 0 of {grade.max_score:g} points." if why else
-                                f"Grader: test accuracy measured outside your notebook, in a clean process, "
-                                f"on freshly loaded test data: {accuracy:.2%} "
-                                f"({'at least' if passed else 'below'} {spec['threshold']:.0%}): "
-                                f"{grade.auto_score:g} of {grade.max_score:g} points.")
-                        _annotate(autograded / f"{nb.name}.ipynb", ACCURACY_CELL, note)
-                        if not passed:  # also among the grader's notes (feedback and class report)
-                            result["incidents"].append({"notebook": nb.name, "cell": ACCURACY_CELL,
-                                                        "kind": "accuracy", "text": f"{ACCURACY_CELL}: {note}"})
-            gb.db.commit()
-            submission = gb.find_submission(ASSIGNMENT, student)
-            result["grades"] = {
-                nb.name: {g.name: {"auto_score": g.auto_score, "max_score": g.max_score,
-                                   "needs_manual_grade": g.needs_manual_grade} for g in nb.grades}
-                for nb in submission.notebooks}
-            result["comments"] = {nb.name: {c.name: c.auto_comment for c in nb.comments}
-                                  for nb in submission.notebooks}
-
-        history = record / "history.json"
-        result["history"] = json.loads(history.read_text()) if history.exists() else None
-        result["autograded"] = {p.name: p.read_bytes() for p in sorted(autograded.glob("*.ipynb"))}
-
-        # Feedback from sanitized copies: nbgrader's own HTML, without the hidden tests.
-        clean = course / "for_feedback" / student / ASSIGNMENT
-        clean.mkdir(parents=True)
-        for path in sorted(autograded.glob("*.ipynb")):
-            nb = nbformat.read(path, as_version=4)
-            sanitize_for_feedback(nb, spec["released"])
-            lines = [i["text"] for i in result["incidents"] if i.get("notebook") in (path.stem, None)]
-            if lines:  # what the grader noticed, at the top of the feedback
-                nb.cells.insert(0, nbformat.v4.new_markdown_cell(
-                    "**Grader's notes on this notebook**\n\n" + "\n".join(f"* {_md(t)}" for t in lines)))
-            nbformat.write(nb, clean / path.name)
-        proc = _nbgrader(["generate_feedback", ASSIGNMENT, f"--student={student}",
-                          *_course_args(course, db, autograded="for_feedback")], tmp, env, spec["timeout"]) \
-            if any(clean.glob("*.ipynb")) else None
-        if proc is not None and proc.returncode != 0:
-            result["error"] = "nbgrader generate_feedback failed: " + _last_error(proc.stdout + proc.stderr)
+def grade_one(job: Job) -> JobResult:
+    """Autograde one submission in a private course folder, judge it outside the kernel, and return
+    everything the writer needs. Runs on a Dask worker: it reads and writes nothing outside its own
+    temporary folders."""
+    t0 = time.perf_counter()
+    result = JobResult(job.student, job.input_sha, pid=os.getpid(), host=os.uname().nodename,
+                       incidents=list(job.incidents), sandbox="bubblewrap" if job.sandbox else "none")
+    paths = None
+    try:
+        if job.started_marker:  # lets a test see which worker runs which job
+            Path(job.started_marker).parent.mkdir(parents=True, exist_ok=True)
+            Path(job.started_marker).write_text(str(os.getpid()))
+        paths = _lay_out(job)
+        env, judge_env, prefix = _environments(job, paths)
+        if not _autograde(job, paths, env, result):
             return result
-        feedback = course / "feedback" / student / ASSIGNMENT
-        result["feedback"] = {p.name: p.read_bytes() for p in sorted(feedback.glob("*.html"))}
-        missing = [i["text"] for i in result["incidents"] if i.get("kind") == "unusable"]
-        if missing:  # no notebook to show them in: a page of their own
-            items = "".join(f"<li>{html.escape(t)}</li>" for t in missing)
-            result["feedback"]["not_graded.html"] = (
-                f"<!DOCTYPE html><html lang='en'><meta charset='utf-8'><title>Not graded</title><body>"
-                f"<h1>Files of yours that could not be graded</h1><ul>{items}</ul></body></html>").encode()
-        result["status"] = "ok"
+        t_judge = time.perf_counter()
+        verdicts = _judge(job, paths, judge_env, prefix)
+        result.judge_seconds = round(time.perf_counter() - t_judge, 2)
+        _apply_verdicts(job, paths, verdicts, result)
+        if _feedback(job, paths, env, result):
+            result.status = "ok"
         return result
     except subprocess.TimeoutExpired as exc:
-        result["error"] = f"grading took longer than {exc.timeout:.0f} s"
+        result.error = f"grading took longer than {exc.timeout:.0f} s"
         return result
     finally:
-        result["seconds"] = round(time.perf_counter() - t0, 1)
-        for path in cleanup:
-            shutil.rmtree(path, ignore_errors=True)
+        result.seconds = round(time.perf_counter() - t0, 1)
+        for path in (paths.tmp, paths.runtime) if paths else ():
+            if path:
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def _md(text: str) -> str:
@@ -351,10 +507,11 @@ def _quiet_sqlalchemy() -> None:
     warnings.filterwarnings("ignore", category=SAWarning)
 
 
-def write_result(ws: Workspace, result: dict) -> dict:
+def write_result(ws: Workspace, result: JobResult | dict) -> dict:
     """The one writer: files, then the gradebook, then the result record (the commit marker)."""
     from nbgrader.api import Gradebook
 
+    result = asdict(result) if isinstance(result, JobResult) else result
     student = result["student"]
     if result["status"] == "ok":
         _quiet_sqlalchemy()
@@ -537,7 +694,7 @@ def grade_class(source: Path, ws: Workspace, *, workers: int | None = None, thre
         notes += [{"notebook": n, "cell": None, "kind": "missing", "text": f"{n}.ipynb was not handed in: "
                    "0 points for its tests"} for n in names if n not in files]
         specs.append({"student": student, "input_sha": sha, "files": usable, "missing": missing,
-                      "incidents": notes})
+                      "incidents": notes})  # completed into Jobs below, once the shared parts are made
     print(f"  {len(found.submissions)} students; {len(skipped)} already graded (use --force to regrade); "
           f"{len(specs)} to grade", file=out, flush=True)
     summary = {"students": sorted(found.submissions), "skipped": skipped, "unmapped": found.unmapped,
@@ -549,16 +706,15 @@ def grade_class(source: Path, ws: Workspace, *, workers: int | None = None, thre
         template = prepare_gradebook(ws)
         solutions = {p.name: p.read_bytes() for p in sorted(release.SOLUTIONS.glob("*.ipynb"))}
         released = released_sources()
-        for spec in specs:
-            spec.update(solutions=solutions, released=released, template_db=template, threads=threads,
-                        timeout=timeout, threshold=threshold, sandbox=box, cell_timeout=cell_timeout,
-                        started_marker=str(marker_dir / spec["student"]) if marker_dir else None)
-        _run_jobs(specs, ws, workers, threads, scheduler, out, summary)
+        jobs = [Job(**spec, solutions=solutions, released=released, template_db=template, threads=threads,
+                    timeout=timeout, threshold=threshold, sandbox=box, cell_timeout=cell_timeout,
+                    started_marker=str(marker_dir / spec["student"]) if marker_dir else None) for spec in specs]
+        _run_jobs(jobs, ws, workers, threads, scheduler, out, summary)
     finish(ws, out)
     return summary
 
 
-def _run_jobs(specs, ws, workers, threads, scheduler, out, summary) -> None:
+def _run_jobs(jobs: list[Job], ws, workers, threads, scheduler, out, summary) -> None:
     import logging
 
     from dask.distributed import Client, LocalCluster, as_completed
@@ -572,18 +728,16 @@ def _run_jobs(specs, ws, workers, threads, scheduler, out, summary) -> None:
                                dashboard_address=None, silence_logs=logging.ERROR)
         client = Client(cluster)
         where = f"a local Dask cluster of {workers} worker(s)"
-    print(f"Grading {len(specs)} submission(s) on {where}, {threads} CPU thread(s) per job ...", file=out, flush=True)
-    progress = Progress(len(specs), out)
+    print(f"Grading {len(jobs)} submission(s) on {where}, {threads} CPU thread(s) per job ...", file=out, flush=True)
+    progress = Progress(len(jobs), out)
     try:
-        futures = [client.submit(grade_one, spec, key=f"grade-{spec['student']}-{spec['input_sha'][:12]}",
-                                 pure=False) for spec in specs]
-        for future in as_completed(futures):
+        futures = {client.submit(grade_one, job, key=job.key, pure=False): job for job in jobs}
+        for future in as_completed(list(futures)):
+            job = futures[future]
             try:
                 result = future.result()
             except Exception as exc:  # the job itself died (e.g. its worker was lost too often)
-                student = future.key.split("-")[1]
-                result = {"student": student, "status": "error", "error": f"{type(exc).__name__}: {exc}",
-                          "input_sha": next(s["input_sha"] for s in specs if s["student"] == student)}
+                result = JobResult(job.student, job.input_sha, error=f"{type(exc).__name__}: {exc}")
             result = write_result(ws, result)
             if result["status"] == "ok":
                 text = f"{result['student']}: {result['score']:g}/{result['max_score']:g}"

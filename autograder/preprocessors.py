@@ -18,6 +18,13 @@ Output. What a notebook prints is kept up to ``Limits.output`` bytes; beyond tha
 
 What happened is appended, one JSON line per event, to ``$MNISTCNN_INCIDENTS`` (written by nbgrader's
 process, outside the sandbox), which the grader turns into lines of feedback and of the class report.
+
+Evidence. As soon as a cell has run, what it wrote into the recording folder's ``evidence/``
+(:mod:`mnistcnn.evidence`) is moved to ``CourseExecute.evidence_dir/<notebook>/<grade_id>/``,
+outside the kernel's reach, where :mod:`autograder.judge` reads it. Only regular files are moved
+(no links, no folders), and at most ``max_evidence_files`` files and ``max_evidence_bytes`` bytes
+per cell; the rest is deleted and the cell's evidence marked as refused, with the reason. What a
+cell that is not a graded test writes is deleted.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 import time
@@ -35,7 +43,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Bool
+from traitlets import Bool, Int, Unicode
 
 from autograder import sandbox
 
@@ -93,6 +101,10 @@ def _error(ename: str, evalue: str) -> NotebookNode:
 
 class CourseExecute(Execute):
     coalesce_streams = Bool(True)
+    evidence_dir = Unicode("", help="Folder the graded cells' evidence is moved to, per notebook and "
+                           "grade_id (empty: evidence is not collected)").tag(config=True)
+    max_evidence_files = Int(64, help="Files of evidence kept per cell").tag(config=True)
+    max_evidence_bytes = Int(300 * 2**20, help="Bytes of evidence kept per cell").tag(config=True)
 
     def __init__(self, *args, **kwargs):
         if os.environ.get(sandbox.ENV_VAR):
@@ -152,6 +164,7 @@ class CourseExecute(Execute):
             return cell, resources
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
+            self._collect_evidence(cell)
             if any(o.get("ename") == "CellTimeoutError" for o in cell.get("outputs", [])):
                 where = self._cell_name(cell, index)
                 note_incident(self._notebook, "timeout", f"{where} ran longer than the limit of {self.timeout} s "
@@ -173,6 +186,59 @@ class CourseExecute(Execute):
             self._dead = f"{where}: {text}"
             note_incident(self._notebook, kind, f"{text} (in {where}; later cells were not run)", where)
             return cell, resources
+
+    # -- evidence, out of the kernel's reach
+    def _collect_evidence(self, cell) -> None:
+        """Move what the cell wrote into the recording folder's evidence/ to evidence_dir."""
+        record = os.environ.get("MNISTCNN_RECORD_DIR")
+        if not record or not self.evidence_dir:
+            return
+        meta = cell.metadata.get("nbgrader", {})
+        gid = meta.get("grade_id") if meta.get("grade") and cell.cell_type == "code" else None
+        try:  # no link followed: the kernel may have put one where the folder was
+            src = os.open(os.path.join(record, "evidence"), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:
+            return
+        try:
+            self._move_evidence(src, gid)
+        finally:
+            os.close(src)
+
+    def _move_evidence(self, src: int, gid: str | None) -> None:
+        dest = Path(self.evidence_dir) / self._notebook / (gid or "_ignored")
+        dest.mkdir(parents=True, exist_ok=True)
+        dst = os.open(dest, os.O_RDONLY | os.O_DIRECTORY)
+        problems, count, total = [], 0, 0
+        try:
+            for entry in sorted(os.scandir(src), key=lambda e: e.name):
+                st = entry.stat(follow_symlinks=False)
+                count, total = count + 1, total + st.st_size
+                if not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
+                    problems.append(f"{entry.name!r} is not a plain file")
+                elif count > self.max_evidence_files or total > self.max_evidence_bytes:
+                    problems.append(f"more than {self.max_evidence_files} files or "
+                                    f"{self.max_evidence_bytes / 2**20:.0f} MiB of evidence")
+                elif gid is not None:
+                    os.rename(entry.name, entry.name, src_dir_fd=src, dst_dir_fd=dst)
+                    continue
+                self._remove(entry, src)
+        finally:
+            os.close(dst)
+        if gid is None:
+            shutil.rmtree(dest, ignore_errors=True)
+        elif problems:
+            with open(dest / "_problems.txt", "a") as f:
+                f.write("evidence refused: " + "; ".join(sorted(set(problems))[:5]) + "\n")
+
+    @staticmethod
+    def _remove(entry, src: int) -> None:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)  # rmtree does not follow links
+            else:
+                os.unlink(entry.name, dir_fd=src)
+        except OSError:
+            pass
 
     def _kill_kernel(self) -> None:
         km = self._last_km

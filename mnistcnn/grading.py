@@ -36,27 +36,24 @@ def recording() -> bool:
 
 
 def record(kind: str, obj) -> bool:
-    """When a class is graded, hand the grader the trained model or the training history.
+    """When a class is graded, hand the grader the training history for the class report's curves.
 
     The grader sets ``$MNISTCNN_RECORD_DIR`` for the notebook's kernel; elsewhere (a student's own
     JupyterLab, ``nbgrader validate``) this does nothing. Quiet: no output, no exception; returns
-    whether something was recorded.
+    whether something was recorded. (What decides a grade is handed over as evidence instead:
+    :mod:`mnistcnn.evidence`.)
     """
     folder = os.environ.get(RECORD_ENV)
-    if not folder or obj is None:
+    if not folder or obj is None or kind != "history":
         return False
     try:
-        if kind == "model":
-            obj.save(os.path.join(folder, "model.keras"))
-            return True
-        if kind == "history":
-            import keras
+        import keras
 
-            if isinstance(obj, keras.callbacks.History):  # the real one, not a made-up test history
-                data = {k: [float(v) for v in vals] for k, vals in obj.history.items()}
-                with open(os.path.join(folder, "history.json"), "w") as f:
-                    json.dump(data, f)
-                return True
+        if isinstance(obj, keras.callbacks.History):  # the real one, not a made-up test history
+            data = {k: [float(v) for v in vals] for k, vals in obj.history.items()}
+            with open(os.path.join(folder, "history.json"), "w") as f:
+                json.dump(data, f)
+            return True
     except Exception:  # noqa: BLE001 - a recording problem must never cost the student points
         pass
     return False

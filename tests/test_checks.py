@@ -1,5 +1,6 @@
 """The teaching messages: each typical mistake gets its own, with expected, found and likely cause."""
 
+import json
 from types import SimpleNamespace
 
 import keras
@@ -301,7 +302,9 @@ def test_test_accuracy_only_records_the_model_when_the_grader_measures_it(monkey
     monkeypatch.setenv(mnistcnn.grading.RECORD_ENV, str(tmp_path))
     monkeypatch.setattr(mnistcnn.grading, "test_accuracy", must_not_evaluate)
     checks.check_test_accuracy(build_model())
-    assert (tmp_path / "model.keras").is_file()
+    records = [json.loads(p.read_text()) for p in (tmp_path / "evidence").glob("*.json")]
+    assert [r["kind"] for r in records] == ["trained_model"]
+    assert (tmp_path / "evidence" / records[0]["fields"]["model"]["$keras"]).is_file()
     assert "handed to the grader" in capsys.readouterr().out
     text = message(checks.check_test_accuracy, SimpleNamespace(save=None))
     assert "could not be saved" in text

@@ -1,0 +1,529 @@
+"""The grader's verdict on every graded test cell, from the evidence the cell handed over.
+
+    python -I -m autograder.judge EVIDENCE --notebooks 01_data,02_convnet --threshold 0.99
+
+``EVIDENCE/<notebook>/<grade_id>/`` holds what each graded test cell of the student's notebook
+wrote while it ran (:mod:`mnistcnn.evidence`), moved out of the kernel's reach as soon as the cell
+ended (:mod:`autograder.preprocessors`). This module runs in a fresh, sandboxed process, with the
+grader's own copy of the course's checks and its own copy of each test's inputs (the hidden ones
+too), and decides every graded cell: it loads data only (JSON, ``.npy`` without pickle, ``.keras``
+with ``safe_mode=True``), never imports or runs anything that came out of the kernel, rebuilds
+each model from its file and judges it, and measures the trained model's test accuracy on freshly
+loaded test data. It prints one JSON object: a :class:`Verdict` per cell.
+
+Missing, malformed or oversized evidence fails that cell only, with the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import math
+import os
+import re
+import sys
+import time
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mnistcnn import quiet_tensorflow
+
+quiet_tensorflow()
+
+import keras  # noqa: E402
+
+from mnistcnn import checks, evidence  # noqa: E402
+from mnistcnn.checks import CheckFailed  # noqa: E402
+
+#: Written by the grader's collection step when a cell's evidence was refused (too much, not a file).
+PROBLEMS_FILE = "_problems.txt"
+MAX_JSON_BYTES = 8 * 2**20
+MAX_ARRAY_BYTES = 64 * 2**20
+MAX_MODEL_BYTES = 64 * 2**20
+_RECORD = re.compile(r"^(\d{4})-([a-z_]+)\.json$")
+_DATA_FILE = re.compile(r"^\d{4}-[a-z_]+(-[A-Za-z0-9_]+)*\.(npy|keras)$")
+
+
+class EvidenceError(Exception):
+    """The evidence of a cell is malformed or too large; the message says which."""
+
+
+class MissingEvidence(EvidenceError):
+    """A record the test writes did not reach the grader (the test stopped before, or was bypassed)."""
+
+
+@dataclass
+class Verdict:
+    """The grader's decision on one graded cell."""
+
+    notebook: str
+    cell: str
+    passed: bool
+    message: str = ""
+    problem: bool = False  # the evidence itself was missing or malformed
+    missing: bool = False  # no evidence at all for a part of the test
+    details: dict = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- reading evidence
+
+
+@dataclass
+class Item:
+    """One record a check wrote: its kind and fields, data files still on disk until asked for."""
+
+    kind: str
+    fields: dict
+    folder: Path
+
+    def get(self, name: str):
+        if name not in self.fields:
+            raise EvidenceError(f"the {self.kind} record has no {name!r}")
+        return resolve(self.fields[name], self.folder)
+
+
+def resolve(value, folder: Path):
+    """Data files referenced by a record, loaded safely; an ``$error`` entry is an EvidenceError."""
+    if isinstance(value, dict):
+        if "$error" in value:
+            raise EvidenceError(str(value["$error"])[:300])
+        if "$npy" in value:
+            return load_array(_data_path(folder, value["$npy"], ".npy"))
+        if "$keras" in value:
+            return load_model(_data_path(folder, value["$keras"], ".keras"))
+        return {k: resolve(v, folder) if isinstance(v, (dict, list)) else v for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, folder) if isinstance(v, (dict, list)) else v for v in value]
+    return value
+
+
+def _data_path(folder: Path, name, suffix: str) -> Path:
+    if not isinstance(name, str) or not _DATA_FILE.match(name) or not name.endswith(suffix):
+        raise EvidenceError(f"a reference to {str(name)[:80]!r}, not a file of this cell's evidence")
+    path = folder / name
+    if path.is_symlink() or not path.is_file():
+        raise EvidenceError(f"{name} is missing")
+    return path
+
+
+def load_array(path: Path) -> np.ndarray:
+    """A ``.npy`` file of numbers, checked before it is read: no objects (no pickle), not too large."""
+    with open(path, "rb") as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = header(f)
+        except (ValueError, OSError) as exc:
+            raise EvidenceError(f"{path.name} is not a NumPy array file ({exc})") from None
+    if dtype.hasobject or dtype.kind not in "biuf":
+        raise EvidenceError(f"{path.name} holds {dtype} values, not numbers")
+    if math.prod(shape) * dtype.itemsize > MAX_ARRAY_BYTES:
+        raise EvidenceError(f"{path.name} is larger than {MAX_ARRAY_BYTES / 2**20:.0f} MiB")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise EvidenceError(f"{path.name} could not be read ({exc})") from None
+
+
+def load_model(path: Path):
+    """A ``.keras`` file, checked as an archive first, then loaded with ``safe_mode=True``."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise EvidenceError(f"{path.name} is not a Keras model file ({exc})") from None
+    if len(infos) > 16 or sum(i.file_size for i in infos) > MAX_MODEL_BYTES:
+        raise EvidenceError(f"{path.name} is larger than {MAX_MODEL_BYTES / 2**20:.0f} MiB unpacked")
+    try:
+        return keras.models.load_model(path, safe_mode=True, compile=False)
+    except Exception as exc:  # noqa: BLE001 - any failure to rebuild the model is the evidence's
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        raise EvidenceError(f"the model could not be rebuilt from its file with Keras's safe mode "
+                            f"({type(exc).__name__}: {first})") from None
+
+
+def read_cell(folder: Path) -> list[Item]:
+    """The records of one cell, in the order they were written."""
+    if not folder.is_dir():
+        return []
+    problems = folder / PROBLEMS_FILE
+    if problems.is_file():
+        raise EvidenceError(problems.read_text(errors="replace")[:500].strip())
+    records = []
+    for path in sorted(folder.iterdir()):
+        m = _RECORD.match(path.name)
+        if not m or path.is_symlink():
+            continue
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise EvidenceError(f"{path.name} is larger than {MAX_JSON_BYTES / 2**20:.0f} MiB")
+        try:
+            data = json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise EvidenceError(f"{path.name} is not valid JSON ({exc})") from None
+        if not isinstance(data, dict) or data.get("kind") != m.group(2) or not isinstance(data.get("fields"), dict):
+            raise EvidenceError(f"{path.name} is not a record of the course's checks")
+        records.append((int(m.group(1)), Item(m.group(2), data["fields"], folder)))
+    return [item for _, item in sorted(records, key=lambda r: r[0])]
+
+
+class Cell:
+    """The evidence of one cell, taken kind by kind in the order the test wrote it."""
+
+    def __init__(self, items: list[Item]):
+        self.items = items
+
+    def take(self, kind: str, n: int) -> list[Item]:
+        found = [i for i in self.items if i.kind == kind]
+        if len(found) < n:
+            raise MissingEvidence(f"{n} {kind} record(s) expected from this test, {len(found)} reached the grader")
+        return found[:n]
+
+    def each(self, kind: str, n: int):
+        """The first ``n`` records of ``kind``, one at a time: a record is judged before the absence of
+        the next one is reported (the test stops at its first failure)."""
+        for i in range(n):
+            yield self.take(kind, i + 1)[i]
+
+    def model(self, index: int = 0, kind: str = "model"):
+        model = self.take(kind, index + 1)[index].get("model")
+        if not isinstance(model, keras.Model):
+            return checks.from_evidence(model)
+        return model
+
+
+# ----------------------------------------------------------------------------- the grader's inputs
+
+
+class Reference:
+    """The grader's own MNIST, loaded once, when first needed."""
+
+    _data = None
+
+    @property
+    def data(self):
+        if Reference._data is None:
+            from mnistcnn.data import load_mnist
+
+            Reference._data = load_mnist()
+        return Reference._data
+
+    @property
+    def train_images(self):
+        return self.data[0][0]
+
+    @property
+    def train_labels(self):
+        return self.data[0][1]
+
+    @property
+    def test_images(self):
+        return self.data[1][0]
+
+    @property
+    def test_labels(self):
+        return self.data[1][1]
+
+
+def _returned(item: Item, inputs: np.ndarray, name: str = "output"):
+    """The value a function returned for ``inputs``, as the check received it."""
+    if item.fields.get("input") != evidence.fingerprint(inputs):
+        raise EvidenceError(f"the {item.kind} record is for other inputs than the test's")
+    out = item.fields.get(name)
+    if not isinstance(out, dict):
+        raise EvidenceError(f"the {item.kind} record has no {name}")
+    if "value" in out:
+        return checks.from_evidence(resolve(out["value"], item.folder))
+    desc = out.get("array")
+    if not isinstance(desc, dict):
+        raise EvidenceError(f"the {item.kind} record's {name} is malformed")
+    if "$error" in desc:
+        return checks.Recorded(f"an array of shape {tuple(desc.get('shape', ()))} of {desc.get('dtype')} values")
+    if "values" in desc:
+        values = resolve(desc["values"], item.folder)
+        if not isinstance(values, np.ndarray):
+            raise EvidenceError(f"the {item.kind} record's values are not an array")
+        return values.tolist() if out.get("type") in ("list", "tuple") else values
+    return desc  # a large array: its description and sketch
+
+
+def _judge_sketch(desc: dict, folder: Path, images: np.ndarray) -> None:
+    n = len(images)
+    what = "Preprocessed images: float32 of shape (N, 28, 28, 1), pixel values in [0, 1]"
+    shape = tuple(int(s) for s in desc.get("shape", ()))
+    if shape != (n, 28, 28, 1):
+        checks.fail(what, f"shape ({n}, 28, 28, 1)", f"shape {shape}", "keep all N images and reshape each to 28x28x1")
+    if desc.get("dtype") != "float32":
+        checks.fail(what, "dtype float32", f"dtype {desc.get('dtype')}", "convert with .astype('float32')")
+    lo, hi = float(desc.get("min", 0)), float(desc.get("max", 0))
+    if hi > 1.0 + 1e-6 or lo < -1e-6:
+        checks.fail(what, "values in [0, 1]", f"values from {lo:g} to {hi:g}", "divide by 255")
+    got = resolve(desc.get("sketch"), folder)
+    want = evidence.sketch(images.reshape((n, 28, 28, 1)).astype("float32") / 255)
+    if not isinstance(got, np.ndarray) or got.shape != want.shape:
+        raise EvidenceError("the sketch of the large array is missing or of the wrong shape")
+    tol = 784 * (1e-6 + 1e-5)  # np.allclose's tolerance on each of a row's 784 values, weights below 1
+    bad = np.flatnonzero(~(np.abs(got - want) <= tol))
+    if bad.size:
+        checks.fail(what, f"image {int(bad[0])} equal to images[{int(bad[0])}] / 255",
+                    f"other values in {bad.size:,} of the {n:,} images", "each pixel should be its uint8 value / 255")
+
+
+# ----------------------------------------------------------------------------- one judge per graded cell
+
+
+def _images(cell: Cell, inputs: list[np.ndarray]) -> None:
+    for item, images in zip(cell.each("images", len(inputs)), inputs):
+        got = _returned(item, images)
+        if isinstance(got, dict):
+            _judge_sketch(got, item.folder, images)
+        else:
+            checks.check_images(got, images)
+
+
+def _labels(cell: Cell, inputs: list[np.ndarray]) -> None:
+    for item, labels in zip(cell.each("labels", len(inputs)), inputs):
+        got = _returned(item, labels)
+        if isinstance(got, dict):
+            raise EvidenceError("the labels were handed over as a sketch: too large")
+        checks.check_labels(got, labels)
+
+
+def _table(cell: Cell, kind: str, expected: list[tuple], judge) -> None:
+    """A function's results on the grader's own list of inputs (the record made for that list)."""
+    item = next((i for i in cell.items if i.kind == kind and _same_inputs(i, expected)), None)
+    if item is None:
+        raise MissingEvidence(f"no {kind} record for the test's {len(expected)} inputs reached the grader")
+    results = item.get("results")
+    if not isinstance(results, list) or len(results) != len(expected):
+        raise EvidenceError(f"the {kind} record has {len(results) if isinstance(results, list) else 'no'} results "
+                            f"for {len(expected)} inputs")
+    judge(expected, [checks.from_evidence(r) for r in results])
+
+
+def _same_inputs(item: Item, expected: list[tuple]) -> bool:
+    recorded = item.fields.get("configs", item.fields.get("cases"))
+    return isinstance(recorded, list) and [tuple(c) if isinstance(c, list) else c for c in recorded] == \
+        [tuple(c) for c in expected]
+
+
+def judge_preprocess_images(cell: Cell, ref: Reference) -> None:
+    noise = np.random.default_rng(501).integers(0, 256, size=(37, 28, 28), dtype=np.uint8)
+    _images(cell, [ref.train_images[:500], noise, ref.test_images[-3:]])
+
+
+def judge_encode_labels(cell: Cell, ref: Reference) -> None:
+    labels = np.random.default_rng(502).integers(0, 10, size=41)
+    _labels(cell, [ref.train_labels[:500], labels, np.array([0, 1, 2])])
+
+
+def judge_prepared_data(cell: Cell, ref: Reference) -> None:
+    _images(cell, [ref.train_images, ref.test_images])
+    _labels(cell, [ref.train_labels, ref.test_labels])
+
+
+OUTPUT_SIZE_VISIBLE = [(28, 3, 1, "valid"), (26, 2, 2, "valid"), (13, 2, 2, "valid"), (28, 3, 1, "same"),
+                       (28, 3, 2, "same")]
+PARAM_COUNT_VISIBLE = [(3, 1, 32), (3, 32, 64), (5, 3, 16)]
+
+
+def judge_conv_output_size(cell: Cell, ref: Reference) -> None:
+    for configs in (OUTPUT_SIZE_VISIBLE, list(checks._conv_configs())):
+        _table(cell, "output_size", configs, checks.judge_output_sizes)
+
+
+def judge_conv_param_count(cell: Cell, ref: Reference) -> None:
+    for configs in (PARAM_COUNT_VISIBLE, checks.param_count_configs()):
+        _table(cell, "param_count", configs, checks.judge_param_counts)
+
+
+def _distinct(cell: Cell) -> None:
+    flag = cell.take("distinct", 1)[0].get("distinct")
+    if not isinstance(flag, bool):
+        raise EvidenceError("the record of two calls is malformed")
+    checks.judge_distinct(flag)
+
+
+def judge_build_conv_base(cell: Cell, ref: Reference) -> None:
+    checks.check_conv_base(cell.model(0))
+    _distinct(cell)
+
+
+def judge_read_summary(cell: Cell, ref: Reference) -> None:
+    item = cell.take("summary", 1)[0]
+    shapes, params = (checks.from_evidence(item.get(k)) for k in ("shapes", "params"))
+    shapes = [checks.from_evidence(s) for s in shapes] if isinstance(shapes, list) else shapes
+    params = [checks.from_evidence(p) for p in params] if isinstance(params, list) else params
+    checks.check_summary_answers(shapes, params)
+    checks.check_summary_answers(shapes, params, cell.model(0))
+
+
+def judge_build_model(cell: Cell, ref: Reference) -> None:
+    checks.check_full_model(cell.model(0))
+    _distinct(cell)
+
+
+def judge_build_model_again(cell: Cell, ref: Reference) -> None:
+    checks.check_full_model(cell.model(0))
+
+
+def judge_probabilities(cell: Cell, ref: Reference) -> None:
+    batch = ref.train_images[:8].reshape((8, 28, 28, 1)).astype("float32") / 255
+    noise = np.random.default_rng(503).random((5, 28, 28, 1), dtype=np.float32)
+    for i, x in enumerate((batch, noise)):
+        model = cell.model(i)
+        if not isinstance(model, keras.Model):
+            checks.fail("Predictions are probabilities over the 10 digits", "a Keras model from build_model",
+                        checks._describe(model))
+        try:
+            probs = model.predict(x, verbose=0)
+        except Exception as exc:  # noqa: BLE001 - the model cannot predict: the test fails
+            checks.fail("Predictions are probabilities over the 10 digits", "predictions of shape (n, 10)",
+                        f"{type(exc).__name__} from model.predict")
+        checks.check_probabilities(probs, len(x))
+
+
+def judge_compile_model(cell: Cell, ref: Reference) -> None:
+    settings = cell.take("compiled", 1)[0].get("settings")
+    if not isinstance(settings, dict):
+        raise EvidenceError("the compiled settings are malformed")
+    try:
+        checks.judge_compile_settings(settings)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise EvidenceError(f"the compiled settings are malformed ({type(exc).__name__}: {exc})") from None
+
+
+def _history(value) -> dict:
+    keys = ("loss", "val_loss", "accuracy", "val_accuracy")
+    if not isinstance(value, dict) or not all(isinstance(value.get(k), list) for k in keys) \
+            or len({len(value[k]) for k in keys}) != 1 or not value["loss"] \
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for k in keys for v in value[k]):
+        raise EvidenceError("the training history handed over is malformed")
+    return value
+
+
+def judge_plot_history(cell: Cell, ref: Reference) -> None:
+    made_up = [checks.example_history().history, checks.example_history(epochs=7, seed=504).history]
+    for item, hist in zip(cell.each("figure", 3), [*made_up, None]):
+        hist = hist if hist is not None else _history(item.get("history"))
+        try:
+            checks.judge_figure(item.get("figure"), hist)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise EvidenceError(f"the figure's data is malformed ({type(exc).__name__})") from None
+
+
+def judge_error_reduction(cell: Cell, ref: Reference) -> None:
+    rng = np.random.default_rng(505)
+    hidden = [(float(c), float(d)) for c, d in zip(rng.uniform(0.95, 0.999, 8), rng.uniform(0.80, 0.949, 8))]
+    for cases in ([(0.993, 0.978)], hidden):
+        _table(cell, "error_reduction", cases, checks.judge_error_reductions)
+
+
+def measure_accuracy(cell: Cell, ref: Reference) -> dict:
+    """The trained model's accuracy on the test images and on 10,000 training images."""
+    from mnistcnn.grading import TRAINED_ON_TEST_MARGIN
+
+    model = cell.model(0, kind="trained_model")
+    if not isinstance(model, keras.Model):
+        raise EvidenceError(f"no trained model: {checks._describe(model)}")
+
+    def predict(images):
+        x = images.reshape((len(images), 28, 28, 1)).astype("float32") / 255
+        try:
+            probs = np.asarray(model.predict(x, batch_size=500, verbose=0))
+        except Exception as exc:  # noqa: BLE001
+            raise EvidenceError(f"the trained model cannot predict ({type(exc).__name__})") from None
+        if probs.shape != (len(images), 10):
+            raise EvidenceError(f"the model's predictions have shape {probs.shape}, expected ({len(images)}, 10)")
+        return probs.argmax(axis=1)
+
+    predicted = predict(ref.test_images)
+    train = float((predict(ref.train_images[:10000]) == ref.train_labels[:10000]).mean())
+    acc = float((predicted == ref.test_labels).mean())
+    return {"accuracy": acc, "train_accuracy": train, "errors": int((predicted != ref.test_labels).sum()),
+            "trained_on_test": acc - train > TRAINED_ON_TEST_MARGIN}
+
+
+#: The grader's judge of every graded cell: (notebook, grade_id) -> judge(cell, reference).
+JUDGES = {
+    ("01_data", "test_preprocess_images"): judge_preprocess_images,
+    ("01_data", "test_encode_labels"): judge_encode_labels,
+    ("01_data", "test_prepared_data"): judge_prepared_data,
+    ("02_convnet", "test_conv_output_size"): judge_conv_output_size,
+    ("02_convnet", "test_conv_param_count"): judge_conv_param_count,
+    ("02_convnet", "test_build_conv_base"): judge_build_conv_base,
+    ("02_convnet", "test_read_summary"): judge_read_summary,
+    ("02_convnet", "test_build_model"): judge_build_model,
+    ("02_convnet", "test_probabilities"): judge_probabilities,
+    ("03_training", "test_build_model"): judge_build_model_again,
+    ("03_training", "test_compile_model"): judge_compile_model,
+    ("03_training", "test_plot_history"): judge_plot_history,
+    ("03_training", "test_error_reduction"): judge_error_reduction,
+}
+ACCURACY_CELL = ("03_training", "test_accuracy_99")
+
+
+@contextlib.contextmanager
+def _not_recording():
+    """The checks run here judge; they must not record evidence of their own."""
+    saved = os.environ.pop(evidence.RECORD_ENV, None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ[evidence.RECORD_ENV] = saved
+
+
+def judge_cell(root: Path, notebook: str, cell_id: str, ref: Reference, threshold: float) -> Verdict:
+    """One cell's verdict; whatever goes wrong fails this cell only."""
+    t0 = time.perf_counter()
+    verdict = Verdict(notebook, cell_id, False)
+    try:
+        cell = Cell(read_cell(root / notebook / cell_id))
+        with contextlib.redirect_stdout(io.StringIO()), _not_recording():
+            if (notebook, cell_id) == ACCURACY_CELL:
+                m = measure_accuracy(cell, ref)
+                verdict.details = m
+                verdict.passed = m["accuracy"] >= threshold and not m["trained_on_test"]
+            elif (notebook, cell_id) in JUDGES:
+                JUDGES[(notebook, cell_id)](cell, ref)
+                verdict.passed = True
+            else:
+                verdict.message, verdict.problem = "the grader has no judge for this test", True
+    except CheckFailed as exc:
+        verdict.message = str(exc)
+    except EvidenceError as exc:
+        verdict.message, verdict.problem = str(exc), True
+        verdict.missing = isinstance(exc, MissingEvidence)
+    except Exception as exc:  # noqa: BLE001 - never a crash: this cell fails, with the reason
+        verdict.message, verdict.problem = f"the evidence could not be judged ({type(exc).__name__}: {exc})"[:400], True
+    verdict.details["seconds"] = round(time.perf_counter() - t0, 3)
+    return verdict
+
+
+def cells_of(notebook: str) -> list[str]:
+    return [c for nb, c in [*JUDGES, ACCURACY_CELL] if nb == notebook]
+
+
+def judge_all(root: Path, notebooks: list[str], threshold: float) -> list[Verdict]:
+    ref = Reference()
+    return [judge_cell(Path(root), nb, cell, ref, threshold) for nb in notebooks for cell in cells_of(nb)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m autograder.judge", description=__doc__.split("\n\n")[0])
+    ap.add_argument("evidence", help="the evidence folder: <notebook>/<grade_id>/ of one submission")
+    ap.add_argument("--notebooks", required=True, help="comma-separated notebooks handed in")
+    ap.add_argument("--threshold", type=float, default=0.99, help="test accuracy needed")
+    args = ap.parse_args(argv)
+    verdicts = judge_all(Path(args.evidence), [n for n in args.notebooks.split(",") if n], args.threshold)
+    print(json.dumps({"verdicts": [asdict(v) for v in verdicts]}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
