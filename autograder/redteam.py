@@ -272,6 +272,133 @@ except Exception as exc:
     print("no network: example.com", type(exc).__name__)'''
 
 
+# ------------------------------------------------------------------ tampering with the kernel
+# A student who knows Python and IPython, with answers left blank, makes the test cells pass in
+# the kernel. The grader judges what each test handed over, outside the kernel: the blank answers
+# get 0 with a note, the honest answers of the same notebook keep their points.
+
+BLANK = "raise NotImplementedError()"
+NO_WORK = "return None  # no work done"
+
+
+def tampered(name: str, answers: dict):
+    """A solved notebook ``name`` with some answer cells replaced: {grade_id: source}."""
+
+    def build(folder, solved, ctx):
+        nb = _nb(solved, name)
+        for gid, source in answers.items():
+            _set(nb, gid, source)
+        _write(folder, name, nb)
+
+    return build
+
+
+PATCH_CHECKS = """from mnistcnn import checks
+checks.check_labels = lambda *a, **k: print("✓ Encoded labels: one-hot rows of 10")
+
+def encode_labels(labels):
+    """ + NO_WORK
+
+REBIND_NAMES = """class _Passes:
+    def __getattr__(self, name):
+        return lambda *a, **k: None
+
+checks = _Passes()  # every later test cell calls this instead of the course's checks
+
+def conv_param_count(kernel, in_channels, filters):
+    """ + NO_WORK
+
+SYS_MODULES = """import sys, types
+import mnistcnn
+fake = types.ModuleType("mnistcnn.checks")
+fake.__getattr__ = lambda name: (lambda *a, **k: None)
+sys.modules["mnistcnn.checks"] = mnistcnn.checks = fake
+from mnistcnn import checks
+
+def conv_param_count(kernel, in_channels, filters):
+    """ + NO_WORK
+
+INPUT_TRANSFORMER = """def _no_tests(lines):
+    return [] if any("checks." in line for line in lines) else lines
+
+get_ipython().input_transformers_post.append(_no_tests)
+
+def encode_labels(labels):
+    """ + NO_WORK
+
+EXCEPTION_HOOK = """import ast
+
+class _SwallowErrors(ast.NodeTransformer):  # every later cell runs inside try: ... except: pass
+    def visit_Module(self, node):
+        handler = ast.ExceptHandler(type=ast.Name("BaseException", ast.Load()), name=None, body=[ast.Pass()])
+        node.body = [ast.Try(body=node.body or [ast.Pass()], handlers=[handler], orelse=[], finalbody=[])]
+        return ast.fix_missing_locations(node)
+
+get_ipython().ast_transformers.append(_SwallowErrors())
+get_ipython().set_custom_exc((BaseException,), lambda shell, etype, value, tb, tb_offset=None: [])
+
+def encode_labels(labels):
+    """ + NO_WORK
+
+PATCH_NUMPY = """np.allclose = lambda *a, **k: True  # the check compares with np.allclose
+
+def preprocess_images(images):
+    return images.reshape((len(images), 28, 28, 1)).astype("float32") / 256"""
+
+PATCH_BUILTIN = """import builtins
+builtins.abs = lambda x: 0  # every difference looks like zero
+
+def error_reduction(conv_accuracy, dense_accuracy):
+    return 0.5"""
+
+FORGE_EVIDENCE = """from mnistcnn import checks, evidence
+
+def _forged(y, labels):
+    zeros = np.zeros((len(labels), 10), "float32")
+    evidence.save("labels", input=evidence.fingerprint(labels), output={"array": evidence.describe_array(zeros)})
+
+checks.check_labels = _forged
+
+def encode_labels(labels):
+    """ + NO_WORK
+
+OVERSIZED_EVIDENCE = """import json, os
+from mnistcnn import checks, evidence
+
+def _oversized(y, labels):
+    folder = evidence.folder()
+    os.makedirs(folder, exist_ok=True)
+    header = "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000, 10), }"
+    with open(os.path.join(folder, "0900-labels-x.npy"), "wb") as f:
+        f.write(b"\\x93NUMPY\\x01\\x00" + len(header.ljust(118) + "\\n").to_bytes(2, "little")
+                + (header.ljust(118) + "\\n").encode())
+    record = {"kind": "labels", "seq": 900, "fields": {"input": evidence.fingerprint(labels),
+              "output": {"array": {"values": {"$npy": "0900-labels-x.npy"}}}}}
+    with open(os.path.join(folder, "0900-labels.json"), "w") as f:
+        json.dump(record, f)
+    for i in range(100):  # and a flood of files
+        open(os.path.join(folder, f"{1000 + i}-labels.json"), "w").write("{}")
+
+checks.check_labels = _oversized
+
+def encode_labels(labels):
+    """ + NO_WORK
+
+EVIDENCE_LINK = """import os
+from mnistcnn import checks, evidence
+
+def _linked(y, labels):
+    os.makedirs(evidence.folder(), exist_ok=True)
+    os.symlink("/etc/passwd", os.path.join(evidence.folder(), "0900-labels.json"))
+
+checks.check_labels = _linked
+
+def encode_labels(labels):
+    """ + NO_WORK
+
+VERDICT_NOTE = "failed the grader's own check"
+
+
 CASES = [
     Case("honest", "an honest student: notebooks 1 and 2 right (the control: its grades must not move)",
          {"01_data": 6, "02_convnet": 13}, build=_only("01_data", "02_convnet")),
@@ -313,6 +440,38 @@ CASES = [
                                           "get_ipython()._showtraceback = lambda *a, **k: None"))))),
     Case("eq_always_true", "read_summary returns objects whose == is always true",
          {"02_convnet": 11}, None, extra={"evidence": "a tuple of integers"}, build=_eq_true),
+    # ------------------------------------------------------------------ tampering with the kernel
+    Case("tamper_patch_checks", "encode_labels blank; the course's check_labels replaced by a function that prints ✓",
+         {"01_data": 3}, VERDICT_NOTE, build=tampered("01_data", {"encode_labels": PATCH_CHECKS})),
+    Case("tamper_rebind_names", "conv_param_count and the rest blank; the name `checks` rebound to an object whose "
+         "every method passes", {"02_convnet": 2}, VERDICT_NOTE,
+         build=tampered("02_convnet", {"conv_param_count": REBIND_NAMES, "build_conv_base": BLANK,
+                                       "read_summary": BLANK, "build_model": BLANK})),
+    Case("tamper_sys_modules", "conv_param_count and the rest blank; mnistcnn.checks replaced in sys.modules by a "
+         "module whose every function passes", {"02_convnet": 2}, VERDICT_NOTE,
+         build=tampered("02_convnet", {"conv_param_count": SYS_MODULES, "build_conv_base": BLANK,
+                                       "read_summary": BLANK, "build_model": BLANK})),
+    Case("tamper_input_transformer", "encode_labels blank; an IPython input transformer empties every later cell "
+         "that calls the checks", {"01_data": 3}, VERDICT_NOTE,
+         build=tampered("01_data", {"encode_labels": INPUT_TRANSFORMER})),
+    Case("tamper_exception_hook", "encode_labels blank; an IPython AST transformer wraps every later cell in "
+         "try/except and a custom exception handler hides tracebacks, so failing tests report no error",
+         {"01_data": 3}, VERDICT_NOTE,
+         build=tampered("01_data", {"encode_labels": EXCEPTION_HOOK})),
+    Case("tamper_patch_numpy", "preprocess_images divides by 256; numpy.allclose, which the check uses, patched to "
+         "say True", {"01_data": 2}, VERDICT_NOTE, build=tampered("01_data", {"preprocess_images": PATCH_NUMPY})),
+    Case("tamper_patch_builtin", "error_reduction returns 0.5; the built-in abs patched to return 0 (compile_model "
+         "blank, so nothing trains)", {"03_training": 1}, VERDICT_NOTE,
+         build=tampered("03_training", {"error_reduction": PATCH_BUILTIN, "compile_model": BLANK})),
+    Case("tamper_forged_evidence", "encode_labels blank; check_labels replaced by one that writes evidence in the "
+         "course's own format, for the test's inputs, with made-up labels", {"01_data": 3}, VERDICT_NOTE,
+         build=tampered("01_data", {"encode_labels": FORGE_EVIDENCE})),
+    Case("tamper_oversized_evidence", "encode_labels blank; the check writes an array file claiming 10⁹ rows and a "
+         "flood of 100 files", {"01_data": 3}, "evidence refused",
+         build=tampered("01_data", {"encode_labels": OVERSIZED_EVIDENCE})),
+    Case("tamper_evidence_link", "encode_labels blank; the check puts a symbolic link to /etc/passwd where its "
+         "evidence goes", {"01_data": 3}, "not a plain file",
+         build=tampered("01_data", {"encode_labels": EVIDENCE_LINK})),
     # ------------------------------------------------------------------ test cells changed
     Case("edited_test", "wrong answer, and its test cell replaced by `pass`",
          {"01_data": 2}, "was edited; the original test was run", build=nb1_edit(_edit_test)),
