@@ -130,7 +130,7 @@ def load_array(path: Path) -> np.ndarray:
         raise EvidenceError(f"{path.name} could not be read ({exc})") from None
 
 
-def load_model(path: Path):
+def load_model(path: Path, compile: bool = False):
     """A ``.keras`` file, checked as an archive first, then loaded with ``safe_mode=True``."""
     try:
         with zipfile.ZipFile(path) as zf:
@@ -140,7 +140,7 @@ def load_model(path: Path):
     if len(infos) > 16 or sum(i.file_size for i in infos) > MAX_MODEL_BYTES:
         raise EvidenceError(f"{path.name} is larger than {MAX_MODEL_BYTES / 2**20:.0f} MiB unpacked")
     try:
-        return keras.models.load_model(path, safe_mode=True, compile=False)
+        return keras.models.load_model(path, safe_mode=True, compile=compile)
     except Exception as exc:  # noqa: BLE001 - any failure to rebuild the model is the evidence's
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
         raise EvidenceError(f"the model could not be rebuilt from its file with Keras's safe mode "
@@ -342,10 +342,21 @@ def judge_conv_param_count(cell: Cell, ref: Reference) -> None:
 
 
 def _distinct(cell: Cell) -> None:
+    """The builder called twice gave two new models: the test's record says so, and the two model
+    files (the 2nd and 3rd of the cell) have weights of their own (one model returned twice has the
+    same weights; the flag alone could be written by anyone)."""
     flag = cell.take("distinct", 1)[0].get("distinct")
     if not isinstance(flag, bool):
         raise EvidenceError("the record of two calls is malformed")
     checks.judge_distinct(flag)
+    first, second = cell.model(1), cell.model(2)
+    if not isinstance(first, keras.Model) or not isinstance(second, keras.Model):
+        raise EvidenceError("the two models built by the two calls did not reach the grader")
+    a, b = first.get_weights(), second.get_weights()
+    if len(a) == len(b) and all(x.shape == y.shape and np.array_equal(x, y) for x, y in zip(a, b)):
+        checks.fail("The builder called twice", "two new models, each with its own initial weights",
+                    "two models with identical weights", "create the model inside the function at each call "
+                    "(and set no random seed inside it)")
 
 
 def judge_build_conv_base(cell: Cell, ref: Reference) -> None:
@@ -388,9 +399,17 @@ def judge_probabilities(cell: Cell, ref: Reference) -> None:
 
 
 def judge_compile_model(cell: Cell, ref: Reference) -> None:
-    settings = cell.take("compiled", 1)[0].get("settings")
+    """The settings are read from the compiled model's own file (Keras's serialization, loaded safely);
+    the record's settings only stand for a model that was not compiled or not returned."""
+    item = cell.take("compiled", 1)[0]
+    settings = item.get("settings")
     if not isinstance(settings, dict):
         raise EvidenceError("the compiled settings are malformed")
+    if settings.get("compiled"):
+        ref_ = item.fields.get("model")
+        if not isinstance(ref_, dict) or "$keras" not in ref_:
+            raise EvidenceError("the compiled model's file did not reach the grader")
+        settings = checks.compile_settings(load_model(_data_path(item.folder, ref_["$keras"], ".keras"), compile=True))
     try:
         checks.judge_compile_settings(settings)
     except (KeyError, TypeError, ValueError) as exc:

@@ -608,7 +608,8 @@ def check_compiled(model, one_hot: bool = True) -> None:
     """RMSprop, categorical cross-entropy (one-hot labels) and the accuracy metric."""
     __tracebackhide__ = True
     settings = compile_settings(model)
-    evidence.save("compiled", settings=settings)
+    compiled = model if isinstance(model, keras.Model) and settings.get("compiled") else None
+    evidence.save("compiled", settings=settings, model=compiled)  # the grader reads the settings from the file
     judge_compile_settings(settings)
 
 

@@ -252,14 +252,28 @@ def test_compiled_settings(nb3):
     assert not v.passed and "None" in v.message
 
 
-def test_forged_settings_file_is_judged_as_data(nb3):
-    """A record written by hand instead of by the check: only right settings would pass."""
-    def forge():
-        evidence.save("compiled", settings={"compiled": True, "optimizer": "RMSprop",
-                                            "learning_rate": {"constant": 0.001}, "loss": "categorical_crossentropy",
-                                            "metrics": ["accuracy"]})
-    v = nb3.cell("test_compile_model", forge)
-    assert not v.passed and "schedule" in v.message
+def test_settings_are_read_from_the_compiled_model_not_from_the_record(nb3):
+    """A record written by hand, claiming the right settings: without the compiled model's own file
+    nothing passes, and with a file the file decides."""
+    right = {"compiled": True, "optimizer": "RMSprop", "learning_rate": {"schedule": "CosineDecay", "config": {}},
+             "loss": "categorical_crossentropy", "metrics": ["accuracy"]}
+    v = nb3.cell("test_compile_model", lambda: evidence.save("compiled", settings=right))
+    assert not v.passed and "file did not reach the grader" in v.message
+    adam = compile_model(build_model(), 60000, optimizer="adam")
+    v = nb3.cell("test_compile_model", lambda: evidence.save("compiled", settings=right, model=adam))
+    assert not v.passed and "RMSprop" in v.message
+
+
+def test_a_forged_flag_does_not_make_one_model_two(nb2):
+    """The record 'two distinct models' written by hand, with one model handed over twice."""
+    def forged():
+        checks.check_conv_base(base)
+        same = base()
+        checks.build(same)
+        checks.build(same)
+        evidence.save("distinct", distinct=True)
+    v = nb2.cell("test_build_conv_base", forged)
+    assert not v.passed and "identical weights" in v.message
 
 
 def plot_history(history, swap=False, start=1):
