@@ -38,6 +38,8 @@ from autograder.preprocessors import INCIDENTS_ENV
 ROOT = release.ROOT
 ASSIGNMENT = release.ASSIGNMENT
 ACCURACY_CELL = "test_accuracy_99"
+#: Seconds the judging of one cell may take (the accuracy measurement is the longest: about 3 s).
+JUDGE_CELL_TIMEOUT = 600
 CONFIG_FILE = Path(__file__).resolve().parent / "nbgrader_config.py"
 EXAMPLES = ROOT / "examples" / "submissions"
 
@@ -259,25 +261,12 @@ def _autograde(job: Job, paths: JobPaths, env: dict, result: JobResult) -> bool:
 
 def _judge(job: Job, paths: JobPaths, env: dict, prefix: list[str] | None) -> list[dict]:
     """Stage 4: every graded cell judged from its evidence in a clean (sandboxed) process."""
-    from autograder.judge import Verdict, cells_of
+    from autograder.verdicts import run_judge
 
-    notebooks = sorted(job.files)
-    if not notebooks:
-        return []
-    cmd = [*(prefix or []), sys.executable, "-I", "-m", "autograder.judge", str(paths.evidence),
-           "--notebooks", ",".join(notebooks), "--threshold", str(job.threshold)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=job.timeout, env=env,
-                              cwd=paths.tmp, preexec_fn=_die_with_parent)
-        if proc.returncode == 0:
-            return json.loads(proc.stdout.strip().splitlines()[-1])["verdicts"]
-        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-        why = "the grader's judging process failed: " + (lines[-1] if lines else f"exit status {proc.returncode}")
-    except subprocess.TimeoutExpired:
-        why = f"the grader's judging took longer than {job.timeout:.0f} s"
-    except (ValueError, KeyError, IndexError) as exc:
-        why = f"the grader's judging gave no verdicts ({type(exc).__name__})"
-    return [asdict(Verdict(nb, cell, False, why, problem=True)) for nb in notebooks for cell in cells_of(nb)]
+    events = str(paths.runtime / "judge-events.json") if paths.runtime else None
+    return run_judge(str(paths.evidence), sorted(job.files), job.threshold, env=env, cwd=str(paths.tmp),
+                     prefix=prefix, cell_timeout=min(job.timeout, JUDGE_CELL_TIMEOUT), preexec_fn=_die_with_parent,
+                     events=events)
 
 
 def _accuracy_note(verdict: dict, threshold: float, max_score: float) -> tuple[float | None, str, str]:

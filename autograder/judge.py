@@ -1,6 +1,6 @@
 """The grader's verdict on every graded test cell, from the evidence the cell handed over.
 
-    python -I -m autograder.judge EVIDENCE --notebooks 01_data,02_convnet --threshold 0.99
+    python -I -m autograder.judge EVIDENCE --cells 01_data:test_encode_labels,... --threshold 0.99
 
 ``EVIDENCE/<notebook>/<grade_id>/`` holds what each graded test cell of the student's notebook
 wrote while it ran (:mod:`mnistcnn.evidence`), moved out of the kernel's reach as soon as the cell
@@ -9,7 +9,8 @@ grader's own copy of the course's checks and its own copy of each test's inputs 
 too), and decides every graded cell: it loads data only (JSON, ``.npy`` without pickle, ``.keras``
 with ``safe_mode=True``), never imports or runs anything that came out of the kernel, rebuilds
 each model from its file and judges it, and measures the trained model's test accuracy on freshly
-loaded test data. It prints one JSON object: a :class:`Verdict` per cell.
+loaded test data. It prints a JSON line as it starts each cell, then one with the cell's
+:class:`~autograder.verdicts.Verdict`; :func:`autograder.verdicts.run_judge` drives it.
 
 Missing, malformed or oversized evidence fails that cell only, with the reason.
 """
@@ -26,7 +27,7 @@ import re
 import sys
 import time
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,7 @@ quiet_tensorflow()
 
 import keras  # noqa: E402
 
+from autograder.verdicts import ACCURACY_CELL, GRADED_CELLS, Verdict  # noqa: E402
 from mnistcnn import checks, evidence  # noqa: E402
 from mnistcnn.checks import CheckFailed  # noqa: E402
 
@@ -55,19 +57,6 @@ class EvidenceError(Exception):
 
 class MissingEvidence(EvidenceError):
     """A record the test writes did not reach the grader (the test stopped before, or was bypassed)."""
-
-
-@dataclass
-class Verdict:
-    """The grader's decision on one graded cell."""
-
-    notebook: str
-    cell: str
-    passed: bool
-    message: str = ""
-    problem: bool = False  # the evidence itself was missing or malformed
-    missing: bool = False  # no evidence at all for a part of the test
-    details: dict = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------- reading evidence
@@ -483,7 +472,7 @@ JUDGES = {
     ("03_training", "test_plot_history"): judge_plot_history,
     ("03_training", "test_error_reduction"): judge_error_reduction,
 }
-ACCURACY_CELL = ("03_training", "test_accuracy_99")
+assert set(JUDGES) | {ACCURACY_CELL} == set(GRADED_CELLS), "a graded cell without a judge, or a judge too many"
 
 
 @contextlib.contextmanager
@@ -524,23 +513,18 @@ def judge_cell(root: Path, notebook: str, cell_id: str, ref: Reference, threshol
     return verdict
 
 
-def cells_of(notebook: str) -> list[str]:
-    return [c for nb, c in [*JUDGES, ACCURACY_CELL] if nb == notebook]
-
-
-def judge_all(root: Path, notebooks: list[str], threshold: float) -> list[Verdict]:
-    ref = Reference()
-    return [judge_cell(Path(root), nb, cell, ref, threshold) for nb in notebooks for cell in cells_of(nb)]
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m autograder.judge", description=__doc__.split("\n\n")[0])
     ap.add_argument("evidence", help="the evidence folder: <notebook>/<grade_id>/ of one submission")
-    ap.add_argument("--notebooks", required=True, help="comma-separated notebooks handed in")
+    ap.add_argument("--cells", required=True, help="comma-separated notebook:grade_id to judge, in order")
     ap.add_argument("--threshold", type=float, default=0.99, help="test accuracy needed")
     args = ap.parse_args(argv)
-    verdicts = judge_all(Path(args.evidence), [n for n in args.notebooks.split(",") if n], args.threshold)
-    print(json.dumps({"verdicts": [asdict(v) for v in verdicts]}))
+    ref = Reference()
+    for item in filter(None, args.cells.split(",")):
+        notebook, _, cell = item.partition(":")
+        print(json.dumps({"start": [notebook, cell]}), flush=True)  # the driver knows where a crash happened
+        verdict = judge_cell(Path(args.evidence), notebook, cell, ref, args.threshold)
+        print(json.dumps({"verdict": asdict(verdict)}), flush=True)
     return 0
 
 

@@ -396,6 +396,29 @@ checks.check_labels = _linked
 def encode_labels(labels):
     """ + NO_WORK
 
+MODEL_BOMB = """import json, os, zipfile
+from mnistcnn import checks, evidence
+
+def _bomb(builder):  # a model file whose layer asks for billions of weights when it is rebuilt
+    folder = evidence.folder()
+    os.makedirs(folder, exist_ok=True)
+    small = keras.Sequential([keras.Input((28, 28, 1)), layers.Flatten(), layers.Dense(10)])
+    small.save("/tmp/small.keras")
+    with zipfile.ZipFile("/tmp/small.keras") as z:
+        config, meta = json.loads(z.read("config.json")), z.read("metadata.json")
+    config["config"]["layers"][-1]["config"]["units"] = 2_000_000
+    with zipfile.ZipFile(os.path.join(folder, "0900-model-model.keras"), "w") as z:
+        z.writestr("config.json", json.dumps(config))
+        z.writestr("metadata.json", meta)
+    with open(os.path.join(folder, "0900-model.json"), "w") as f:
+        json.dump({"kind": "model", "seq": 900, "fields": {"model": {"$keras": "0900-model-model.keras"}}}, f)
+
+checks.check_full_model = _bomb
+checks.check_new_model_each_call = lambda builder: None
+
+def build_model():
+    """ + NO_WORK
+
 VERDICT_NOTE = "failed the grader's own check"
 
 
@@ -469,6 +492,9 @@ CASES = [
     Case("tamper_oversized_evidence", "encode_labels blank; the check writes an array file claiming 10⁹ rows and a "
          "flood of 100 files", {"01_data": 3}, "evidence refused",
          build=tampered("01_data", {"encode_labels": OVERSIZED_EVIDENCE})),
+    Case("tamper_model_bomb", "build_model blank; the check replaced by one that hands over a model file whose "
+         "layer asks for 1.5 billion weights when the grader rebuilds it", {"02_convnet": 9}, VERDICT_NOTE,
+         build=tampered("02_convnet", {"build_model": MODEL_BOMB})),
     Case("tamper_evidence_link", "encode_labels blank; the check puts a symbolic link to /etc/passwd where its "
          "evidence goes", {"01_data": 3}, "not a plain file",
          build=tampered("01_data", {"encode_labels": EVIDENCE_LINK})),

@@ -423,10 +423,12 @@ def test_a_symlinked_evidence_folder_is_not_followed(nb1, tmp_path):
 
 
 def test_every_graded_cell_of_the_course_has_a_judge(root):
+    from autograder.verdicts import GRADED_CELLS
+
     graded = set()
     for path in sorted((root / "solutions" / "convnet").glob("*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
             meta = cell.metadata.get("nbgrader", {})
             if meta.get("grade"):
                 graded.add((path.stem, meta["grade_id"]))
-    assert graded == {*judge.JUDGES, judge.ACCURACY_CELL}
+    assert graded == {*judge.JUDGES, judge.ACCURACY_CELL} == set(GRADED_CELLS)

@@ -1,0 +1,155 @@
+"""The grader's side of judging: which cells are judged, the verdict record, and the driver that
+runs the judging process (:mod:`autograder.judge`) and survives it.
+
+The judging process reports each cell as it goes: a ``start`` line, then a ``verdict`` line. When it
+dies or stalls on a cell (evidence built to exhaust its memory or time), that cell fails with the
+reason, and a new process judges the cells left: one cell's evidence never costs the others.
+Light on purpose: the grading job imports this, not TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+
+#: Every graded cell of the course, as (notebook, grade_id); autograder.judge has a judge for each.
+GRADED_CELLS = [
+    ("01_data", "test_preprocess_images"),
+    ("01_data", "test_encode_labels"),
+    ("01_data", "test_prepared_data"),
+    ("02_convnet", "test_conv_output_size"),
+    ("02_convnet", "test_conv_param_count"),
+    ("02_convnet", "test_build_conv_base"),
+    ("02_convnet", "test_read_summary"),
+    ("02_convnet", "test_build_model"),
+    ("02_convnet", "test_probabilities"),
+    ("03_training", "test_build_model"),
+    ("03_training", "test_compile_model"),
+    ("03_training", "test_plot_history"),
+    ("03_training", "test_accuracy_99"),
+    ("03_training", "test_error_reduction"),
+]
+ACCURACY_CELL = ("03_training", "test_accuracy_99")
+
+
+@dataclass
+class Verdict:
+    """The grader's decision on one graded cell."""
+
+    notebook: str
+    cell: str
+    passed: bool
+    message: str = ""
+    problem: bool = False  # the evidence itself was missing or malformed
+    missing: bool = False  # no evidence at all for a part of the test
+    details: dict = field(default_factory=dict)
+
+
+def cells_of(notebook: str) -> list[str]:
+    return [cell for nb, cell in GRADED_CELLS if nb == notebook]
+
+
+def judge_command(evidence: str, cells: list[tuple[str, str]], threshold: float) -> list[str]:
+    return [sys.executable, "-I", "-m", "autograder.judge", str(evidence), "--cells",
+            ",".join(f"{nb}:{cell}" for nb, cell in cells), "--threshold", str(threshold)]
+
+
+def run_judge(evidence: str, notebooks: list[str], threshold: float, *, env: dict, cwd: str,
+              prefix: list[str] | None = None, cell_timeout: float = 600, preexec_fn=None,
+              events: str | None = None) -> list[dict]:
+    """Every graded cell of ``notebooks`` judged; a cell whose judging kills or stalls the process fails
+    alone, with the reason, and the rest is judged by a new process."""
+    todo = [(nb, cell) for nb in notebooks for cell in cells_of(nb)]
+    verdicts: dict[tuple[str, str], dict] = {}
+    while len(verdicts) < len(todo):
+        left = [c for c in todo if c not in verdicts]
+        done, stuck, why = _one_run([*(prefix or []), *judge_command(evidence, left, threshold)], env, cwd,
+                                    cell_timeout, preexec_fn)
+        why = _sandbox_reason(events) or why
+        verdicts.update(done)
+        if stuck is not None:
+            verdicts[stuck] = asdict(Verdict(*stuck, False, f"judging this test's evidence {why}; the grader "
+                                                            "judged the other tests in a new process", problem=True))
+        else:  # ended between cells: whatever it did not judge cannot be judged
+            for c in left:
+                verdicts.setdefault(c, asdict(Verdict(*c, False, f"the grader's judging process failed: {why}",
+                                                      problem=True)))
+    return [verdicts[c] for c in todo]
+
+
+def _one_run(cmd: list[str], env: dict, cwd: str, cell_timeout: float, preexec_fn):
+    """Run the judging process once: the verdicts it gave, the cell it stopped on, and why."""
+    done: dict[tuple[str, str], dict] = {}
+    current, why = None, ""
+    with tempfile.TemporaryFile(mode="w+") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env, cwd=cwd,
+                                preexec_fn=preexec_fn)
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + cell_timeout + 120  # the process's own start
+        try:
+            while True:
+                if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
+                    why = f"took longer than {cell_timeout:.0f} s"
+                    _stop(proc)
+                    break
+                line = proc.stdout.readline()
+                if not line:
+                    break
+                msg = _parse(line)
+                if "start" in msg:
+                    current, deadline = tuple(msg["start"]), time.monotonic() + cell_timeout
+                elif "verdict" in msg:
+                    v = msg["verdict"]
+                    done[(v["notebook"], v["cell"])], current = v, None
+        finally:
+            sel.close()
+            code = proc.wait()
+        if not why:
+            err.seek(0)
+            lines = [ln for ln in err.read().strip().splitlines() if ln.strip()]
+            why = (f"stopped the judging process (exit status {code}"
+                   + (f": {lines[-1][:200]}" if lines else "") + ")")
+    return done, current, why
+
+
+def _sandbox_reason(events: str | None) -> str | None:
+    """Why the sandbox stopped the judging process (a limit), from its events file, if it did."""
+    if not events:
+        return None
+    from autograder import sandbox
+
+    reason = sandbox.read_events(events).get("reason")
+    sandbox.cleanup(events)  # a launcher stopped before it could remove its cgroups
+    try:
+        os.remove(events)  # the next run writes its own
+    except OSError:
+        pass
+    return f"was stopped by the grader's sandbox: {reason['text'].replace('the notebook', 'the judging')}" \
+        if reason else None
+
+
+def _parse(line: str) -> dict:
+    try:
+        msg = json.loads(line)
+    except ValueError:
+        return {}
+    return msg if isinstance(msg, dict) else {}
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM (the sandbox launcher then stops its sandbox), SIGKILL after 10 s."""
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        try:
+            os.kill(proc.pid, sig)
+            proc.wait(timeout=wait)
+            return
+        except (OSError, subprocess.TimeoutExpired):
+            continue
