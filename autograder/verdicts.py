@@ -89,28 +89,31 @@ def _one_run(cmd: list[str], env: dict, cwd: str, cell_timeout: float, preexec_f
     done: dict[tuple[str, str], dict] = {}
     current, why = None, ""
     with tempfile.TemporaryFile(mode="w+") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env, cwd=cwd,
-                                preexec_fn=preexec_fn)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env, cwd=cwd, preexec_fn=preexec_fn)
         sel = selectors.DefaultSelector()
         sel.register(proc.stdout, selectors.EVENT_READ)
         deadline = time.monotonic() + cell_timeout + 120  # the process's own start
+        buffer = b""
         try:
             while True:
                 if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
                     why = f"took longer than {cell_timeout:.0f} s"
                     _stop(proc)
                     break
-                line = proc.stdout.readline()
-                if not line:
+                data = os.read(proc.stdout.fileno(), 65536)  # unbuffered: select sees every pending byte
+                if not data:
                     break
-                msg = _parse(line)
-                if "start" in msg:
-                    current, deadline = tuple(msg["start"]), time.monotonic() + cell_timeout
-                elif "verdict" in msg:
-                    v = msg["verdict"]
-                    done[(v["notebook"], v["cell"])], current = v, None
+                *lines, buffer = (buffer + data).split(b"\n")
+                for line in lines:
+                    msg = _parse(line)
+                    if "start" in msg:
+                        current, deadline = tuple(msg["start"]), time.monotonic() + cell_timeout
+                    elif "verdict" in msg:
+                        v = msg["verdict"]
+                        done[(v["notebook"], v["cell"])], current = v, None
         finally:
             sel.close()
+            proc.stdout.close()
             code = proc.wait()
         if not why:
             err.seek(0)
@@ -136,10 +139,10 @@ def _sandbox_reason(events: str | None) -> str | None:
         if reason else None
 
 
-def _parse(line: str) -> dict:
+def _parse(line: bytes) -> dict:
     try:
         msg = json.loads(line)
-    except ValueError:
+    except (ValueError, UnicodeDecodeError):
         return {}
     return msg if isinstance(msg, dict) else {}
 

@@ -432,3 +432,43 @@ def test_every_graded_cell_of_the_course_has_a_judge(root):
             if meta.get("grade"):
                 graded.add((path.stem, meta["grade_id"]))
     assert graded == {*judge.JUDGES, judge.ACCURACY_CELL} == set(GRADED_CELLS)
+
+
+# ----------------------------------------------------------------------------- the driver of the judging process
+
+FAKE_JUDGE = r"""
+import json, os, sys, time
+cells = sys.argv[sys.argv.index("--cells") + 1].split(",")
+for item in cells:
+    nb, _, cell = item.partition(":")
+    print(json.dumps({"start": [nb, cell]}), flush=True)
+    if cell == os.environ["DIE_ON"]:
+        os._exit(9)
+    if cell == os.environ["STALL_ON"]:
+        time.sleep(60)
+    print(json.dumps({"verdict": {"notebook": nb, "cell": cell, "passed": True, "message": "",
+                                  "problem": False, "missing": False, "details": {}}}), flush=True)
+"""
+
+
+def test_a_cell_that_kills_or_stalls_the_judge_fails_alone(monkeypatch, tmp_path):
+    """The judging process dies on one cell and stalls on another: those two fail with the reason,
+    every other cell is judged by the processes started after them."""
+    import sys
+
+    from autograder import verdicts
+
+    script = tmp_path / "fake_judge.py"
+    script.write_text(FAKE_JUDGE)
+    monkeypatch.setattr(verdicts, "judge_command", lambda evidence, cells, threshold: [
+        sys.executable, str(script), "--cells", ",".join(f"{nb}:{c}" for nb, c in cells)])
+    env = {**os.environ, "DIE_ON": "test_encode_labels", "STALL_ON": "test_build_conv_base"}
+    out = verdicts.run_judge(str(tmp_path), ["01_data", "02_convnet"], 0.99, env=env, cwd=str(tmp_path),
+                             cell_timeout=3)
+    by_cell = {v["cell"]: v for v in out}
+    assert len(out) == 9
+    assert not by_cell["test_encode_labels"]["passed"] and "exit status 9" in by_cell["test_encode_labels"]["message"]
+    assert not by_cell["test_build_conv_base"]["passed"] and "longer than 3 s" in by_cell["test_build_conv_base"][
+        "message"]
+    failed = sorted(v["cell"] for v in out if not v["passed"])
+    assert failed == ["test_build_conv_base", "test_encode_labels"], failed
