@@ -169,7 +169,8 @@ class Cell:
     def take(self, kind: str, n: int) -> list[Item]:
         found = [i for i in self.items if i.kind == kind]
         if len(found) < n:
-            raise MissingEvidence(f"{n} {kind} record(s) expected from this test, {len(found)} reached the grader")
+            raise MissingEvidence(f"the grader received {len(found)} of the {n} {kind} record(s) this test hands "
+                                  "over: its checks did not all run as released")
         return found[:n]
 
     def each(self, kind: str, n: int):
@@ -286,7 +287,8 @@ def _table(cell: Cell, kind: str, expected: list[tuple], judge) -> None:
     """A function's results on the grader's own list of inputs (the record made for that list)."""
     item = next((i for i in cell.items if i.kind == kind and _same_inputs(i, expected)), None)
     if item is None:
-        raise MissingEvidence(f"no {kind} record for the test's {len(expected)} inputs reached the grader")
+        raise MissingEvidence(f"the grader received no {kind} record for the test's {len(expected)} inputs: its "
+                              "checks did not all run as released")
     results = item.get("results")
     if not isinstance(results, list) or len(results) != len(expected):
         raise EvidenceError(f"the {kind} record has {len(results) if isinstance(results, list) else 'no'} results "

@@ -99,7 +99,7 @@ def test_right_images_pass_and_wrong_ones_fail_with_the_checks_message(nb1, mnis
 def test_a_patched_check_hands_over_nothing_and_gets_nothing(nb1, mnist, monkeypatch):
     monkeypatch.setattr(checks, "check_images", lambda x, images: None)  # the classic tamper
     v = nb1.cell("test_preprocess_images", lambda: run_preprocess_test(lambda im: None, mnist))
-    assert not v.passed and v.missing and "images record(s) expected" in v.message
+    assert not v.passed and v.missing and "did not all run as released" in v.message
 
 
 def test_evidence_for_other_inputs_is_refused(nb1, mnist):
