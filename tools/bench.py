@@ -816,7 +816,8 @@ def report(res: dict, command: str) -> str:  # noqa: C901 - one linear document
         fixed_dee = dee_job - dense_s
         lines += [
             f"One job of `grade_class` (`grade_one`: nbgrader autograde of the 3 notebooks in the course kernel, "
-            f"the accuracy measured again in a clean process, feedback) with {g['threads']} threads, against "
+            f"every graded cell judged and the accuracy measured outside the kernel in one clean process, "
+            f"feedback) with {g['threads']} threads, against "
             f"the same work in a bare `python -c` process with the grader's environment: the 5-epoch training "
             f"of notebook 3, its evaluation and the dense network of notebook 3.", "",
             "| what | seconds |", "| --- | ---: |",
@@ -839,9 +840,10 @@ def report(res: dict, command: str) -> str:  # noqa: C901 - one linear document
             f"* **Fixed cost per submission: {fixed:.1f} s** (grading job of `ada` − bare process); the blank "
             f"submission gives {fixed_dee:.1f} s (grading job of `dee` − the dense network's bare time). It covers "
             "nbgrader's bookkeeping (private course folder and gradebook, two nbgrader commands), starting a "
-            "kernel per notebook and importing TensorFlow in each, the hidden tests (notebook 3's accuracy "
-            "test saves the model for the grader, which evaluates it in a clean process), "
-            "and the feedback. Every kernel and the accuracy evaluation start in the grader's sandbox "
+            "kernel per notebook and importing TensorFlow in each, the hidden tests (each hands its evidence to "
+            "the grader: notebook 3's accuracy test saves the model), the judging process (every graded cell's "
+            "evidence and the model's accuracy, outside the kernel), and the feedback. Every kernel and the "
+            "judging process start in the grader's sandbox "
             "(bubblewrap, `autograder/sandbox.py`), as in a real grading run.",
             "",
         ]
@@ -944,6 +946,10 @@ def report(res: dict, command: str) -> str:  # noqa: C901 - one linear document
         lines.append(f"| grading overhead ≤ 1.10× | {overhead:.2f}× | {'yes' if overhead <= 1.10 else '**no**'} |")
         lines.append(f"| fixed cost per submission ≤ 10 s | {fixed:.1f} s (blank submission: {fixed_dee:.1f} s) | "
                      f"{'yes' if fixed <= 10 else '**no**'} |")
+    if res.get("_judging_added") is not None:
+        added = res["_judging_added"]
+        lines.append(f"| judging every cell outside the kernel adds ≤ 5 s per submission | {added:.1f} s | "
+                     f"{'yes' if added <= 5 else '**no**'} |")
     for r in v:
         if not r["trains"]:
             lines.append(f"| {r['notebook']} validates in < 15 s | {r['seconds']:.1f} s | "
