@@ -190,33 +190,20 @@ class Cell:
 
 
 class Reference:
-    """The grader's own MNIST, loaded once, when first needed."""
+    """The grader's own MNIST, loaded once, when first needed: ``ref.train_images`` and so on."""
 
     _data = None
+    _FIELDS = {"train_images": (0, 0), "train_labels": (0, 1), "test_images": (1, 0), "test_labels": (1, 1)}
 
-    @property
-    def data(self):
+    def __getattr__(self, name: str):
+        if name not in self._FIELDS:
+            raise AttributeError(name)
         if Reference._data is None:
             from mnistcnn.data import load_mnist
 
             Reference._data = load_mnist()
-        return Reference._data
-
-    @property
-    def train_images(self):
-        return self.data[0][0]
-
-    @property
-    def train_labels(self):
-        return self.data[0][1]
-
-    @property
-    def test_images(self):
-        return self.data[1][0]
-
-    @property
-    def test_labels(self):
-        return self.data[1][1]
+        split, field = self._FIELDS[name]
+        return Reference._data[split][field]
 
 
 def _returned(item: Item, inputs: np.ndarray, name: str = "output"):
