@@ -34,10 +34,13 @@ from pathlib import Path
 from autograder import intake as intake_mod
 from autograder import release, sandbox
 from autograder.preprocessors import INCIDENTS_ENV
+from autograder.verdicts import ACCURACY_CELL as JUDGED_ACCURACY_CELL
+from autograder.verdicts import run_judge
+from mnistcnn.grading import RECORD_ENV
 
 ROOT = release.ROOT
 ASSIGNMENT = release.ASSIGNMENT
-ACCURACY_CELL = "test_accuracy_99"
+ACCURACY_CELL = JUDGED_ACCURACY_CELL[1]
 #: Seconds the judging of one cell may take (the accuracy measurement is the longest: about 3 s).
 JUDGE_CELL_TIMEOUT = 600
 CONFIG_FILE = Path(__file__).resolve().parent / "nbgrader_config.py"
@@ -75,7 +78,7 @@ def job_env(threads: int, record_dir: Path | None = None) -> dict:
         "PYTHONWARNINGS": "ignore",
     })
     if record_dir is not None:
-        env["MNISTCNN_RECORD_DIR"] = str(record_dir)
+        env[RECORD_ENV] = str(record_dir)
     return env
 
 
@@ -261,8 +264,6 @@ def _autograde(job: Job, paths: JobPaths, env: dict, result: JobResult) -> bool:
 
 def _judge(job: Job, paths: JobPaths, env: dict, prefix: list[str] | None) -> list[dict]:
     """Stage 4: every graded cell judged from its evidence in a clean (sandboxed) process."""
-    from autograder.verdicts import run_judge
-
     events = str(paths.runtime / "judge-events.json") if paths.runtime else None
     return run_judge(str(paths.evidence), sorted(job.files), job.threshold, env=env, cwd=str(paths.tmp),
                      prefix=prefix, cell_timeout=min(job.timeout, JUDGE_CELL_TIMEOUT), preexec_fn=_die_with_parent,

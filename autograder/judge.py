@@ -195,15 +195,19 @@ class Reference:
     _data = None
     _FIELDS = {"train_images": (0, 0), "train_labels": (0, 1), "test_images": (1, 0), "test_labels": (1, 1)}
 
-    def __getattr__(self, name: str):
-        if name not in self._FIELDS:
-            raise AttributeError(name)
+    @property
+    def data(self):
         if Reference._data is None:
             from mnistcnn.data import load_mnist
 
             Reference._data = load_mnist()
+        return Reference._data
+
+    def __getattr__(self, name: str):
+        if name not in self._FIELDS:
+            raise AttributeError(name)
         split, field = self._FIELDS[name]
-        return Reference._data[split][field]
+        return self.data[split][field]
 
 
 def _returned(item: Item, inputs: np.ndarray, name: str = "output"):
@@ -421,28 +425,20 @@ def judge_error_reduction(cell: Cell, ref: Reference) -> None:
 
 
 def measure_accuracy(cell: Cell, ref: Reference) -> dict:
-    """The trained model's accuracy on the test images and on 10,000 training images."""
-    from mnistcnn.grading import TRAINED_ON_TEST_MARGIN
+    """The trained model's accuracy on the test images and on 10,000 training images
+    (:func:`mnistcnn.grading.measure`, on the grader's own data)."""
+    from mnistcnn.grading import TRAINED_ON_TEST_MARGIN, EvaluationError, measure
 
     model = cell.model(0, kind="trained_model")
     if not isinstance(model, keras.Model):
         raise EvidenceError(f"no trained model: {checks._describe(model)}")
-
-    def predict(images):
-        x = images.reshape((len(images), 28, 28, 1)).astype("float32") / 255
-        try:
-            probs = np.asarray(model.predict(x, batch_size=500, verbose=0))
-        except Exception as exc:  # noqa: BLE001
-            raise EvidenceError(f"the trained model cannot predict ({type(exc).__name__})") from None
-        if probs.shape != (len(images), 10):
-            raise EvidenceError(f"the model's predictions have shape {probs.shape}, expected ({len(images)}, 10)")
-        return probs.argmax(axis=1)
-
-    predicted = predict(ref.test_images)
-    train = float((predict(ref.train_images[:10000]) == ref.train_labels[:10000]).mean())
-    acc = float((predicted == ref.test_labels).mean())
-    return {"accuracy": acc, "train_accuracy": train, "errors": int((predicted != ref.test_labels).sum()),
-            "trained_on_test": acc - train > TRAINED_ON_TEST_MARGIN}
+    try:
+        m = measure(model, ref.data)
+    except EvaluationError as exc:
+        raise EvidenceError(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001
+        raise EvidenceError(f"the trained model cannot predict ({type(exc).__name__})") from None
+    return {**m, "trained_on_test": m["accuracy"] - m["train_accuracy"] > TRAINED_ON_TEST_MARGIN}
 
 
 #: The grader's judge of every graded cell: (notebook, grade_id) -> judge(cell, reference).

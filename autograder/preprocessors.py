@@ -46,6 +46,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Bool, Int, Unicode
 
 from autograder import sandbox
+from mnistcnn.grading import RECORD_ENV
 
 INCIDENTS_ENV = "MNISTCNN_INCIDENTS"
 
@@ -190,7 +191,7 @@ class CourseExecute(Execute):
     # -- evidence, out of the kernel's reach
     def _collect_evidence(self, cell) -> None:
         """Move what the cell wrote into the recording folder's evidence/ to evidence_dir."""
-        record = os.environ.get("MNISTCNN_RECORD_DIR")
+        record = os.environ.get(RECORD_ENV)
         if not record or not self.evidence_dir:
             return
         meta = cell.metadata.get("nbgrader", {})

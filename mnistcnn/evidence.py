@@ -26,7 +26,8 @@ import os
 
 import numpy as np
 
-RECORD_ENV = "MNISTCNN_RECORD_DIR"
+from mnistcnn.grading import RECORD_ENV
+
 FOLDER = "evidence"
 #: Arrays with more elements than this are handed over as a sketch (see :func:`sketch`).
 MAX_FULL_ELEMENTS = 2_000_000
@@ -43,10 +44,6 @@ def folder() -> str | None:
     """The folder evidence goes to, or None when no grader is recording."""
     base = os.environ.get(RECORD_ENV)
     return os.path.join(base, FOLDER) if base else None
-
-
-def active() -> bool:
-    return folder() is not None
 
 
 def sketch_matrix(row_size: int) -> np.ndarray:

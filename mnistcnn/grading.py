@@ -65,12 +65,19 @@ def evaluate_file(path: str) -> dict:
 
     quiet_tensorflow()
     import keras
-    import numpy as np
 
     from mnistcnn.data import load_mnist
 
-    (x_train, y_train), (x_test, y_test) = load_mnist()
     model = keras.models.load_model(path, safe_mode=True, compile=False)
+    return measure(model, load_mnist())
+
+
+def measure(model, mnist) -> dict:
+    """Accuracy of ``model`` on the test images of ``mnist`` (as :func:`mnistcnn.data.load_mnist`
+    returns it) and on its first 10,000 training images."""
+    import numpy as np
+
+    (x_train, y_train), (x_test, y_test) = mnist
 
     def predict(images):
         x = images.reshape((len(images), 28, 28, 1)).astype("float32") / 255
