@@ -380,10 +380,25 @@ def judge_probabilities(cell: Cell, ref: Reference) -> None:
         checks.check_probabilities(probs, len(x))
 
 
+#: The number of training images the hidden test compiles for (a schedule built for a fixed number
+#: of images instead of n_samples fails on it).
+COMPILE_HIDDEN_N = 12_345
+
+
 def judge_compile_model(cell: Cell, ref: Reference) -> None:
     """The settings are read from the compiled model's own file (Keras's serialization, loaded safely);
-    the record's settings only stand for a model that was not compiled or not returned."""
-    item = cell.take("compiled", 1)[0]
+    the record's settings only stand for a model that was not compiled or not returned. The visible
+    test compiles for the notebook's len(x_train), the hidden one for the grader's own number."""
+    for item, n_hidden in zip(cell.each("compiled", 2), (None, COMPILE_HIDDEN_N)):
+        n = item.get("n_samples") if n_hidden is None else n_hidden
+        if not isinstance(n, int) or isinstance(n, bool) or not 0 < n <= 10_000_000:
+            raise EvidenceError("the number of training images handed over is malformed")
+        if n_hidden is not None and item.get("n_samples") != n_hidden:
+            raise EvidenceError("the hidden compile test's record is for another number of images")
+        _judge_compiled(item, n)
+
+
+def _judge_compiled(item: Item, n_samples: int) -> None:
     settings = item.get("settings")
     if not isinstance(settings, dict):
         raise EvidenceError("the compiled settings are malformed")
@@ -393,8 +408,8 @@ def judge_compile_model(cell: Cell, ref: Reference) -> None:
             raise EvidenceError("the compiled model's file did not reach the grader")
         settings = checks.compile_settings(load_model(_data_path(item.folder, ref_["$keras"], ".keras"), compile=True))
     try:
-        checks.judge_compile_settings(settings)
-    except (KeyError, TypeError, ValueError) as exc:
+        checks.judge_compile_settings(settings, n_samples)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise EvidenceError(f"the compiled settings are malformed ({type(exc).__name__}: {exc})") from None
 
 

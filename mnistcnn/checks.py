@@ -9,13 +9,15 @@ a failed test) with a message in three parts::
       you have: <the student's value>
       likely mistake: <the usual cause, and how to fix it>
 
-The functions set ``__tracebackhide__`` so that Jupyter (and pytest) show the student's test cell
-and the message, not the inside of this module.
+In a notebook, a failed check shows the line of the student's test cell and the message, not the
+inside of this module (:mod:`mnistcnn.hints`, which also adds a hint after three failures in a row);
+the functions set ``__tracebackhide__`` for pytest.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 
@@ -27,12 +29,16 @@ quiet_tensorflow()
 
 import keras  # noqa: E402
 
-from mnistcnn import evidence  # noqa: E402
+from mnistcnn import evidence, hints  # noqa: E402
 from mnistcnn import expected as E  # noqa: E402
 
 
 class CheckFailed(AssertionError):
     """A test of the course failed; the message explains why."""
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows: the student's line and the message, not this module's frames."""
+        return hints.render(self)
 
 
 def fail(what: str, expected, have, mistake: str | None = None) -> None:
@@ -40,10 +46,11 @@ def fail(what: str, expected, have, mistake: str | None = None) -> None:
     lines = [what, f"  expected: {expected}", f"  you have: {have}"]
     if mistake:
         lines.append(f"  likely mistake: {mistake}")
-    raise CheckFailed("\n".join(lines))
+    raise CheckFailed("\n".join(lines)) from None  # the message says it all: no chained error
 
 
 def passed(what: str) -> None:
+    hints.passed(sys._getframe(1))
     print(f"✓ {what}")
 
 
@@ -53,7 +60,22 @@ def _require_number(got, what: str, want: str) -> None:
     import numbers
 
     if not isinstance(got, numbers.Real) or isinstance(got, bool):
-        fail(what, want, _describe(got), "return a number (an int), computed from the arguments")
+        fail(what, want, _describe(got), NO_RETURN if got is None
+             else "return a number (an int), computed from the arguments")
+
+
+NO_RETURN = "the function does not `return` its result"
+
+
+def as_array(x):
+    """A TensorFlow tensor as the NumPy array it holds (``tf.one_hot``, ``tf.cast`` answers); anything
+    else as it is."""
+    if type(x).__module__.startswith("tensorflow") and callable(getattr(x, "numpy", None)):
+        try:
+            return np.asarray(x.numpy())
+        except Exception:  # noqa: BLE001 - described as it is instead
+            return x
+    return x
 
 
 class Recorded:
@@ -110,6 +132,8 @@ def from_evidence(value):
 
 
 def _describe(obj) -> str:
+    if obj is None:
+        return "None"
     if isinstance(obj, Recorded):
         return obj.text
     if isinstance(obj, np.ndarray):
@@ -122,6 +146,7 @@ def _describe(obj) -> str:
 
 def _array_evidence(x):
     """What the grader gets of a returned array: the array (a sketch when large), else its description."""
+    x = as_array(x)
     if isinstance(x, np.ndarray):
         return {"array": evidence.describe_array(x)}
     if isinstance(x, (list, tuple)):
@@ -138,11 +163,11 @@ def check_images(x, images) -> None:
     """``x`` must be ``images`` (uint8, (N, 28, 28)) as float32 (N, 28, 28, 1) in [0, 1]."""
     __tracebackhide__ = True
     evidence.save("images", input=evidence.fingerprint(images), output=_array_evidence(x))
+    x = as_array(x)
     n = len(images)
     what = "Preprocessed images: float32 of shape (N, 28, 28, 1), pixel values in [0, 1]"
     if x is None:
-        fail(what, f"an array of shape ({n}, 28, 28, 1)", "None",
-             "the function does not `return` its result")
+        fail(what, f"an array of shape ({n}, 28, 28, 1)", "None", NO_RETURN)
     if not isinstance(x, np.ndarray):
         fail(what, "a NumPy array", _describe(x), "return a NumPy array (e.g. images.reshape(...))")
     if x.shape == (n, 28, 28):
@@ -189,8 +214,13 @@ def check_labels(y, labels) -> None:
     n = len(labels)
     what = "Encoded labels: one-hot rows of 10 (keras.utils.to_categorical)"
     if y is None:
-        fail(what, f"an array of shape ({n}, 10)", "None", "the function does not `return` its result")
-    y = np.asarray(y)
+        fail(what, f"an array of shape ({n}, 10)", "None", NO_RETURN)
+    try:
+        y = np.asarray(as_array(y))
+    except Exception:  # noqa: BLE001 - not array-like
+        fail(what, f"an array of shape ({n}, 10)", _describe(y), "return a NumPy array")
+    if y.dtype == object:
+        fail(what, f"an array of shape ({n}, 10)", _describe(y), "return a NumPy array of numbers")
     if y.shape == (n,):
         fail(what, f"shape ({n}, 10)", f"shape {y.shape} (integer labels)",
              "the labels are not one-hot encoded; categorical_crossentropy needs one-hot targets: "
@@ -316,11 +346,53 @@ def judge_param_counts(configs, results) -> None:
 # --------------------------------------------------------------------------- 2-4. the model
 
 
-def _layer_rows(model) -> list[tuple[str, tuple, int, dict]]:
-    rows = []
+def _leaf_layers(model) -> list:
+    """The model's layers in order, models nested in it (a base reused inside a Sequential or a
+    functional model) opened up, the functional API's InputLayer left out."""
+    out = []
     for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            out += _leaf_layers(layer)
+        elif not isinstance(layer, keras.layers.InputLayer):
+            out.append(layer)
+    return out
+
+
+def _activation_name(value) -> str:
+    """An activation as its name, however it was given ('relu', keras.activations.relu, a config)."""
+    if isinstance(value, dict):
+        inner = value.get("config")
+        return str(inner if isinstance(inner, str) else value.get("class_name", value))
+    return str(getattr(value, "__name__", value))
+
+
+def _separate_activation(layer) -> str | None:
+    """The activation of an Activation, ReLU or Softmax layer (written after a linear layer, the same
+    model as the activation given to that layer); None for any other layer."""
+    cfg = layer.get_config()
+    if isinstance(layer, keras.layers.Activation):
+        return _activation_name(cfg.get("activation"))
+    if isinstance(layer, keras.layers.ReLU) and not cfg.get("max_value") and not cfg.get("negative_slope") \
+            and not cfg.get("threshold"):
+        return "relu"
+    if isinstance(layer, keras.layers.Softmax) and cfg.get("axis") in (-1, [-1], (-1,)):
+        return "softmax"
+    return None
+
+
+def _layer_rows(model) -> list[tuple[str, tuple, int, dict]]:
+    """(class, output shape, parameters, config) of each layer: the Sequential, functional and nested
+    ways of writing the model give the same rows."""
+    rows = []
+    for layer in _leaf_layers(model):
         shape = tuple(layer.output.shape[1:]) if hasattr(layer, "output") else None
-        cfg = layer.get_config()
+        cfg = dict(layer.get_config())
+        if "activation" in cfg:
+            cfg["activation"] = _activation_name(cfg["activation"])
+        act = _separate_activation(layer)
+        if act is not None and rows and rows[-1][3].get("activation") == "linear":
+            rows[-1][3]["activation"] = act  # Conv2D(32, 3) then Activation("relu")
+            continue
         rows.append((type(layer).__name__, shape, int(layer.count_params()), cfg))
     return rows
 
@@ -365,15 +437,20 @@ def build(builder, what: str = "Building your model"):
 def _check_is_model(model, what: str) -> None:
     __tracebackhide__ = True
     if model is None:
-        fail(what, "a keras.Sequential model", "None", "the function does not `return` the model")
+        fail(what, "a Keras model", "None", "the function does not `return` the model")
+    if isinstance(model, (list, tuple)) and model and all(isinstance(x, keras.layers.Layer) for x in model):
+        fail(what, "a Keras model", f"a {type(model).__name__} of {len(model)} layers",
+             "wrap the layers in a model: keras.Sequential([keras.Input(shape=(28, 28, 1)), ...])")
     if not isinstance(model, keras.Model):
-        fail(what, "a keras.Sequential model", _describe(model), "return the model you built")
+        fail(what, "a Keras model", _describe(model), "return the model you built")
     try:
         model.inputs  # noqa: B018  (raises if the model was never built)
         shape = tuple(model.input_shape)
     except Exception:
         fail(what, "a model built for inputs of shape (28, 28, 1)", "a model with no input shape",
              "start the Sequential with keras.Input(shape=(28, 28, 1))")
+    if isinstance(shape, list):
+        fail(what, "one input of shape (28, 28, 1)", f"{len(shape)} inputs", "the convnet takes one image input")
     if shape == (None, 28, 28):
         fail(what, "input shape (28, 28, 1)", "input shape (28, 28)",
              "the channel axis is missing: keras.Input(shape=(28, 28, 1))")
@@ -571,7 +648,9 @@ def check_probabilities(probs, n: int) -> None:
     """Predictions on a batch of n images: (n, 10), non-negative, rows summing to 1."""
     __tracebackhide__ = True
     what = "Predictions are probabilities over the 10 digits"
-    probs = np.asarray(probs)
+    if probs is None:
+        fail(what, f"an array of shape ({n}, 10)", "None", "model.predict(batch) returns the probabilities")
+    probs = np.asarray(as_array(probs))
     if probs.shape != (n, 10):
         fail(what, f"shape ({n}, 10)", f"shape {probs.shape}", "model.predict(batch) on the whole batch")
     sums = probs.sum(axis=1)
@@ -584,8 +663,33 @@ def check_probabilities(probs, n: int) -> None:
 # --------------------------------------------------------------------------- 5. training
 
 
+#: RMSprop's own settings, which the course keeps (only the learning rate is the course's).
+RMSPROP_DEFAULTS = {"rho": 0.9, "momentum": 0.0, "epsilon": 1e-7, "centered": False, "weight_decay": None,
+                    "clipnorm": None, "clipvalue": None, "global_clipnorm": None, "use_ema": False}
+
+
+def _loss_settings(loss) -> dict:
+    """A loss given as a string, a function or a Loss object, as its name and options."""
+    if isinstance(loss, str):
+        return {"name": loss}
+    name = getattr(loss, "name", None) or getattr(loss, "__name__", None) or type(loss).__name__
+    cfg = loss.get_config() if isinstance(loss, keras.losses.Loss) else {}
+    return {"name": str(name), "from_logits": bool(cfg.get("from_logits", False)),
+            "label_smoothing": float(cfg.get("label_smoothing", 0.0) or 0.0)}
+
+
+def _metric_settings(metric) -> dict:
+    """A metric given as a string, a function or a Metric object, as its name and kind."""
+    if isinstance(metric, str):
+        return {"name": metric, "kind": "string"}
+    if isinstance(metric, keras.metrics.Metric):
+        return {"name": str(metric.name), "kind": type(metric).__name__}
+    return {"name": str(getattr(metric, "__name__", repr(metric))), "kind": "function"}
+
+
 def compile_settings(model) -> dict:
-    """What model.compile set, as data: optimizer, learning rate (or schedule), loss, metrics."""
+    """What model.compile set, as data: optimizer and its settings, learning rate (or schedule),
+    loss, metrics."""
     if model is None:
         return {"model": None}
     if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", False):
@@ -596,25 +700,27 @@ def compile_settings(model) -> dict:
         lr = {"schedule": type(rate).__name__, "config": evidence.plain(rate.get_config())}
     else:
         lr = {"constant": float(np.asarray(opt.learning_rate))}
-    loss = model.loss
-    name = loss if isinstance(loss, str) else getattr(loss, "name", getattr(loss, "__name__", repr(loss)))
+    config = opt.get_config()
     metrics = model._compile_metrics._user_metrics if getattr(model, "_compile_metrics", None) else None
-    flat = [m if isinstance(m, str) else getattr(m, "name", "") for m in (metrics or [])]
-    return {"compiled": True, "optimizer": type(opt).__name__, "learning_rate": lr, "loss": str(name),
-            "metrics": [str(m) for m in flat]}
+    metrics = metrics if isinstance(metrics, (list, tuple)) else [] if metrics is None else [metrics]
+    return {"compiled": True, "optimizer": type(opt).__name__, "learning_rate": lr,
+            "optimizer_config": {k: evidence.plain(config.get(k)) for k in RMSPROP_DEFAULTS},
+            "loss": _loss_settings(model.loss), "metrics": [_metric_settings(m) for m in metrics]}
 
 
-def check_compiled(model, one_hot: bool = True) -> None:
-    """RMSprop, categorical cross-entropy (one-hot labels) and the accuracy metric."""
+def check_compiled(model, n_samples: int) -> None:
+    """RMSprop with the course's schedule for ``n_samples`` training images, categorical
+    cross-entropy (one-hot labels) and the accuracy metric."""
     __tracebackhide__ = True
     settings = compile_settings(model)
     compiled = model if isinstance(model, keras.Model) and settings.get("compiled") else None
-    evidence.save("compiled", settings=settings, model=compiled)  # the grader reads the settings from the file
-    judge_compile_settings(settings)
+    # the grader reads the settings from the model's file
+    evidence.save("compiled", settings=settings, model=compiled, n_samples=int(n_samples))
+    judge_compile_settings(settings, int(n_samples))
 
 
-def judge_compile_settings(settings: dict) -> None:
-    """The settings of :func:`compile_settings` against the course's recipe."""
+def judge_compile_settings(settings: dict, n_samples: int) -> None:
+    """The settings of :func:`compile_settings` against the course's recipe for ``n_samples`` images."""
     __tracebackhide__ = True
     what = "Compiled model"
     if "model" in settings and settings["model"] is None:
@@ -622,28 +728,123 @@ def judge_compile_settings(settings: dict) -> None:
     if not settings.get("compiled"):
         fail(what, "a compiled model", "a model that was not compiled",
              "call model.compile(optimizer=..., loss=..., metrics=[...]) inside compile_model")
+    _judge_optimizer(settings, what)
+    _judge_schedule(settings["learning_rate"], n_samples, what)
+    _judge_loss(settings["loss"], what)
+    _judge_metrics(settings["metrics"], what)
+    passed(f"{what}: RMSprop with the course's schedule, categorical cross-entropy, accuracy")
+
+
+def _judge_optimizer(settings: dict, what: str) -> None:
+    __tracebackhide__ = True
     opt = settings["optimizer"]
     if opt != "RMSprop":
         fail(f"{what}: optimizer", "RMSprop", opt, "the book trains with keras.optimizers.RMSprop")
-    lr = settings["learning_rate"]
+    have = settings.get("optimizer_config", {})
+    changed = {k: have.get(k) for k, v in RMSPROP_DEFAULTS.items() if have.get(k) != v}
+    if changed:
+        fail(f"{what}: RMSprop's settings", ", ".join(f"{k}={RMSPROP_DEFAULTS[k]!r}" for k in changed)
+             + " (RMSprop's defaults)", ", ".join(f"{k}={v!r}" for k, v in changed.items()),
+             "give RMSprop only the learning rate: keras.optimizers.RMSprop(learning_rate=...)")
+
+
+def _judge_schedule(lr: dict, n_samples: int, what: str) -> None:
+    """The learning rate must be recipe.learning_rate_schedule(n_samples): a cosine from 1e-3 to 0
+    over exactly the training steps of 5 epochs on n_samples images."""
+    __tracebackhide__ = True
+    from mnistcnn import recipe
+
+    recipe_call = "recipe.learning_rate_schedule(n_samples)"
     if "schedule" not in lr:
-        fail(f"{what}: learning rate", "the course's schedule, recipe.learning_rate_schedule(len(x_train))",
-             f"a constant {float(lr['constant']):g}",
-             "pass learning_rate=recipe.learning_rate_schedule(len(x_train)) to RMSprop")
-    name = settings["loss"]
-    if name != "categorical_crossentropy":
+        fail(f"{what}: learning rate", f"the course's schedule, {recipe_call}",
+             f"a constant {float(lr['constant']):g}", f"pass learning_rate={recipe_call} to RMSprop")
+    want = recipe.learning_rate_schedule(n_samples).get_config()
+    have = lr.get("config") or {}
+    if lr["schedule"] != "CosineDecay":
+        fail(f"{what}: learning rate", f"a CosineDecay schedule, {recipe_call}", f"a {lr['schedule']}",
+             f"use the course's schedule: learning_rate={recipe_call}")
+    for key in ("initial_learning_rate", "alpha", "warmup_steps", "warmup_target"):
+        if have.get(key) != want[key]:
+            fail(f"{what}: learning-rate schedule, {key}", repr(want[key]), repr(have.get(key)),
+                 f"use the course's schedule unchanged: {recipe_call}")
+    if have.get("decay_steps") != want["decay_steps"]:
+        _schedule_span_failure(have.get("decay_steps"), want["decay_steps"], n_samples, what)
+
+
+def _schedule_span_failure(got, want: int, n_samples: int, what: str) -> None:
+    __tracebackhide__ = True
+    from mnistcnn import recipe
+
+    per_epoch = want // recipe.EPOCHS
+    expected = (f"a schedule over the {want:,} training steps of {recipe.EPOCHS} epochs on n_samples = "
+                f"{n_samples:,} images ({per_epoch:,} steps per epoch)")
+    if not isinstance(got, (int, float)) or isinstance(got, bool) or got <= 0:
+        fail(f"{what}: learning-rate schedule", expected, f"decay_steps={got!r}",
+             "use recipe.learning_rate_schedule(n_samples)")
+    have = f"a schedule over {got:,} steps, i.e. {got / per_epoch:.2f} of the {recipe.EPOCHS} epochs"
+    for images in (60_000, 54_000, 10_000):
+        if images != n_samples and got == recipe.learning_rate_schedule(images).get_config()["decay_steps"]:
+            fail(f"{what}: learning-rate schedule", expected, f"{have} (a schedule for {images:,} images)",
+                 f"the schedule is built for {images:,} images whatever n_samples is: pass n_samples, "
+                 "the argument of compile_model, to recipe.learning_rate_schedule")
+    if got == math.ceil(n_samples / recipe.BATCH_SIZE) * recipe.EPOCHS:
+        mistake = ("the schedule counts the validation images too: fit trains on 90 % of them; "
+                   "recipe.learning_rate_schedule(n_samples) leaves them out")
+    elif got < per_epoch:
+        mistake = ("the learning rate falls to nothing within the first epoch, and the model stops "
+                   "learning: build the schedule from n_samples with recipe.learning_rate_schedule")
+    elif got < want:
+        mistake = (f"the learning rate reaches 0 after {got / per_epoch:.1f} epochs and the last ones learn "
+                   "nothing: use recipe.learning_rate_schedule(n_samples)")
+    else:
+        mistake = ("the learning rate is still far from 0 when training ends: use "
+                   "recipe.learning_rate_schedule(n_samples)")
+    fail(f"{what}: learning-rate schedule", expected, have, mistake)
+
+
+def _judge_loss(loss: dict, what: str) -> None:
+    __tracebackhide__ = True
+    name = str(loss.get("name"))
+    canonical = name.lower().replace("_", "")
+    if canonical != "categoricalcrossentropy":
         mistakes = {
-            "sparse_categorical_crossentropy": "the labels are one-hot: sparse_... is for integer labels",
-            "binary_crossentropy": "binary cross-entropy is for two classes; there are 10",
+            "sparsecategoricalcrossentropy": "the labels are one-hot: sparse_... is for integer labels",
+            "binarycrossentropy": "binary cross-entropy is for two classes; there are 10",
             "mse": "mean squared error is for regression; classification uses cross-entropy",
-            "mean_squared_error": "mean squared error is for regression; classification uses cross-entropy",
+            "meansquarederror": "mean squared error is for regression; classification uses cross-entropy",
         }
         fail(f"{what}: loss", "'categorical_crossentropy'", repr(name),
-             mistakes.get(name, "10 classes with one-hot labels: loss='categorical_crossentropy'"))
-    flat = list(settings["metrics"])
-    if "accuracy" not in flat and "acc" not in flat:
-        fail(f"{what}: metrics", "['accuracy']", flat, "pass metrics=['accuracy'] to follow accuracy per epoch")
-    passed(f"{what}: RMSprop with the course's schedule, categorical cross-entropy, accuracy")
+             mistakes.get(canonical, "10 classes with one-hot labels: loss='categorical_crossentropy'"))
+    if loss.get("from_logits"):
+        fail(f"{what}: loss", "categorical cross-entropy on probabilities (from_logits=False)", "from_logits=True",
+             "the model ends with a softmax, so its outputs are probabilities, not logits: leave "
+             "from_logits at its default")
+    if loss.get("label_smoothing"):
+        fail(f"{what}: loss", "label_smoothing=0 (the default)", f"label_smoothing={loss['label_smoothing']:g}",
+             "the lesson's loss is plain categorical cross-entropy: loss='categorical_crossentropy'")
+
+
+def _judge_metrics(metrics: list, what: str) -> None:
+    __tracebackhide__ = True
+    names = [f"{m.get('name')}" if m.get("kind") in ("string", "function") else f"{m.get('kind')}()"
+             for m in metrics]
+    for m in metrics:
+        kind, name = m.get("kind"), str(m.get("name"))
+        if kind == "Accuracy" or (kind == "string" and name == "Accuracy"):
+            fail(f"{what}: metrics", "['accuracy']", names,
+                 "keras.metrics.Accuracy() counts the outputs exactly equal to the labels (probabilities "
+                 "never are): use metrics=['accuracy'] or keras.metrics.CategoricalAccuracy()")
+        canonical = name.lower().replace("_", "")
+        if kind in ("string", "function") and (name in ("accuracy", "acc") or canonical == "categoricalaccuracy"):
+            return
+        if kind == "CategoricalAccuracy":
+            return
+    mistake = "pass metrics=['accuracy'] to follow accuracy per epoch"
+    if any("sparse" in n.lower() for n in names):
+        mistake = "the labels are one-hot: sparse_categorical_accuracy is for integer labels; use 'accuracy'"
+    elif any("binary" in n.lower() for n in names):
+        mistake = "binary accuracy is for two classes; use metrics=['accuracy']"
+    fail(f"{what}: metrics", "['accuracy']", names, mistake)
 
 
 def trained(obj, what: str = "the result of the training cell"):
@@ -683,7 +884,7 @@ def check_training_labels(y) -> None:
 
 def figure_data(fig) -> dict:
     """What a figure shows, as data: per panel with lines, each line's x, y and label, the axis
-    labels and the legend's texts."""
+    labels, the title and the legend's texts; the legends drawn on the figure itself."""
     def numbers(values):
         try:
             return [float(v) for v in np.asarray(values, dtype=float).ravel()]
@@ -698,10 +899,11 @@ def figure_data(fig) -> dict:
         panels.append({
             "lines": [{"x": numbers(line.get_xdata()), "y": numbers(line.get_ydata()), "label": str(line.get_label())}
                       for line in ax.lines],
-            "xlabel": ax.get_xlabel(), "ylabel": ax.get_ylabel(),
+            "xlabel": ax.get_xlabel(), "ylabel": ax.get_ylabel(), "title": ax.get_title(),
             "legend": None if legend is None else [t.get_text() for t in legend.get_texts()],
         })
-    return {"panels": panels}
+    figure_legends = [t.get_text() for legend in getattr(fig, "legends", []) for t in legend.get_texts()]
+    return {"panels": panels, "figure_legend": figure_legends}
 
 
 def check_history_plot(fig, history) -> None:
@@ -726,6 +928,29 @@ def check_history_plot(fig, history) -> None:
     judge_figure(data, hist)
 
 
+#: Words that name the validation line in a legend (English and the course's other languages).
+VALIDATION_WORDS = ("val", "验证")
+
+
+def _is_validation_label(label: str) -> bool:
+    return any(w in label.lower() for w in VALIDATION_WORDS)
+
+
+def _values(line: dict, axis: str) -> np.ndarray:
+    try:
+        return np.asarray(line[axis], dtype=float)
+    except (TypeError, ValueError):
+        return np.full(len(line[axis]), np.nan)
+
+
+def _find_line(panel: dict, values: list) -> dict | None:
+    for line in panel["lines"]:
+        y = _values(line, "y")
+        if y.shape == (len(values),) and np.allclose(y, values):
+            return line
+    return None
+
+
 def judge_figure(data, hist: dict) -> None:
     """The figure's data (:func:`figure_data`) against the history it should show."""
     __tracebackhide__ = True
@@ -734,52 +959,77 @@ def judge_figure(data, hist: dict) -> None:
         fail(what, "a matplotlib Figure", "None", "return the figure (fig, axes = plt.subplots(...))")
     if not isinstance(data, dict) or "panels" not in data:
         fail(what, "a matplotlib Figure", _describe(from_evidence(data)), "return fig, not the axes or plt")
-    n_epochs = len(hist["loss"])
     axes = data["panels"]
     if len(axes) != 2:
         fail(f"{what}: panels", "2 panels with lines (loss, accuracy)", f"{len(axes)} panels with lines",
              "fig, (ax_loss, ax_acc) = plt.subplots(1, 2): one for loss, one for accuracy")
-    epochs = np.arange(1, n_epochs + 1)
-
-    def values(line, axis):
-        try:
-            return np.asarray(line[axis], dtype=float)
-        except (TypeError, ValueError):
-            return np.full(len(line[axis]), np.nan)
-
     for ax, metric in zip(axes, ("loss", "accuracy")):
-        panel = f"{what}: the {metric} panel"
-        if len(ax["lines"]) != 2:
-            fail(panel, "2 lines (training and validation)", f"{len(ax['lines'])} lines",
-                 f"plot history.history['{metric}'] and history.history['val_{metric}']")
-        found = {}
-        for line in ax["lines"]:
-            y, x = values(line, "y"), values(line, "x")
-            for key in (metric, f"val_{metric}"):
-                if y.shape == (n_epochs,) and np.allclose(y, hist[key]):
-                    found[key] = (line, x)
-        for key in (metric, f"val_{metric}"):
-            if key not in found:
-                other = "accuracy" if metric == "loss" else "loss"
-                swapped = any(np.allclose(values(line, "y"), hist[f"{k}{other}"])
-                              for line in ax["lines"] for k in ("", "val_")
-                              if len(line["y"]) == n_epochs)
-                fail(panel, f"a line with the values of history.history['{key}']",
-                     "no such line", "the panels are swapped: loss first, then accuracy" if swapped
-                     else f"plot history.history['{key}'] against the epochs")
-            line, x = found[key]
-            if not (np.array_equal(x, epochs) or np.array_equal(x, epochs - 1)):
-                fail(f"{panel}, x values", f"the epochs 1..{n_epochs}", x.tolist(),
-                     "plot against range(1, len(loss) + 1)")
-        if not ax["xlabel"] or not ax["ylabel"]:
-            fail(f"{panel}: axis labels", "an x label (epoch) and a y label",
-                 f"x: {ax['xlabel']!r}, y: {ax['ylabel']!r}", "ax.set_xlabel(...), ax.set_ylabel(...)")
-        legend = ax["legend"]
-        if legend is None or len(legend) < 2:
-            fail(f"{panel}: legend", "a legend naming training and validation",
-                 "no legend" if legend is None else list(legend),
-                 "give each line a label=... and call ax.legend()")
-    passed(f"{what}: loss and accuracy panels, training and validation, {n_epochs} epochs")
+        _judge_panel(ax, metric, hist, data.get("figure_legend") or [], f"{what}: the {metric} panel")
+    passed(f"{what}: loss and accuracy panels, training and validation, {len(hist['loss'])} epochs")
+
+
+def _judge_panel(ax: dict, metric: str, hist: dict, figure_legend: list, panel: str) -> None:
+    __tracebackhide__ = True
+    if len(ax["lines"]) != 2:
+        fail(panel, "2 lines (training and validation)", f"{len(ax['lines'])} lines",
+             f"plot history.history['{metric}'] and history.history['val_{metric}']")
+    other = "accuracy" if metric == "loss" else "loss"
+    for key in (metric, f"val_{metric}"):
+        line = _find_line(ax, hist[key])
+        if line is None:
+            swapped = any(_find_line(ax, hist[k]) for k in (other, f"val_{other}"))
+            fail(panel, f"a line with the values of history.history['{key}']", "no such line",
+                 "the panels are swapped: loss on the left, accuracy on the right" if swapped
+                 else f"plot history.history['{key}'] against the epochs")
+        _judge_epochs(line, len(hist[key]), f"{panel}, the line of history.history['{key}']")
+        _judge_label(line, key, panel)
+    ylabel = f"{ax['ylabel']} {ax.get('title') or ''}".lower()
+    if not ax["xlabel"] or not ax["ylabel"]:
+        fail(f"{panel}: axis labels", "an x label (epoch) and a y label",
+             f"x: {ax['xlabel']!r}, y: {ax['ylabel']!r}", "ax.set_xlabel(...), ax.set_ylabel(...)")
+    if other in ylabel and metric not in ylabel:
+        fail(f"{panel}: y label", f"a label naming the {metric}", repr(ax["ylabel"]),
+             f"this panel shows the {metric}: the label and the data disagree")
+    legend = ax["legend"] if ax["legend"] is not None else None
+    texts = list(legend or []) + list(figure_legend)
+    labels = [ln["label"] for ln in ax["lines"]]
+    if legend is None and not all(label in figure_legend for label in labels):
+        fail(f"{panel}: legend", "a legend naming training and validation", "no legend",
+             "give each line a label=... and call ax.legend()")
+    missing = [label for label in labels if label not in texts]
+    if missing:
+        fail(f"{panel}: legend", f"a legend with both lines: {labels}", list(texts),
+             "call ax.legend() after plotting both lines, each with its label=...")
+
+
+def _judge_epochs(line: dict, n_epochs: int, where: str) -> None:
+    __tracebackhide__ = True
+    x = _values(line, "x")
+    epochs = np.arange(1, n_epochs + 1)
+    if np.array_equal(x, epochs):
+        return
+    if np.array_equal(x, epochs - 1):
+        fail(f"{where}: x values", f"the epochs 1, 2, ..., {n_epochs}", f"0, 1, ..., {n_epochs - 1}",
+             "the epochs are numbered from 0 (plotting the values alone numbers them 0, 1, ...): "
+             f"plot against range(1, {n_epochs + 1}), i.e. range(1, len(values) + 1)")
+    fail(f"{where}: x values", f"the epochs 1, 2, ..., {n_epochs}", x.tolist(),
+         "plot against range(1, len(values) + 1)")
+
+
+def _judge_label(line: dict, key: str, panel: str) -> None:
+    __tracebackhide__ = True
+    label, validation = line["label"], key.startswith("val_")
+    if label.startswith("_"):  # matplotlib's name for a line given no label
+        fail(f"{panel}: labels", f"a label on the line of history.history['{key}']", "a line without a label",
+             f"plt.plot(..., label='{'validation' if validation else 'training'}')")
+    if validation and not _is_validation_label(label):
+        fail(f"{panel}: labels", f"the line of history.history['{key}'] labelled as validation",
+             f"it is labelled {label!r}", "the labels are swapped or wrong: the validation values "
+             f"(history.history['{key}']) need the validation label")
+    if not validation and _is_validation_label(label):
+        fail(f"{panel}: labels", f"the line of history.history['{key}'] labelled as training",
+             f"it is labelled {label!r}", "the labels are swapped: the training values "
+             f"(history.history['{key}']) carry the validation label")
 
 
 # --------------------------------------------------------------------------- 6. evaluation
@@ -805,7 +1055,8 @@ def judge_error_reductions(cases, results) -> None:
         try:
             ok = abs(float(got) - want) <= 1e-6
         except (TypeError, ValueError):
-            fail(what, f"a number close to {want:.4f} for ({conv}, {dense})", _describe(got))
+            fail(what, f"a number close to {want:.4f} for ({conv}, {dense})", _describe(got),
+                 NO_RETURN if got is None else "return a number (a fraction such as 0.68)")
         if not ok:
             g = float(got)
             if abs(g - 100 * want) < 1e-4:

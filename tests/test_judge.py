@@ -243,13 +243,27 @@ def compile_model(model, n_samples, **changes):
     return model
 
 
+def run_compile(compile_fn):
+    """The test cell: compiled for the notebook's 60,000 images, then for the hidden test's number."""
+    def cell():
+        checks.check_compiled(compile_fn(build_model(), 60000), n_samples=60000)
+        checks.check_compiled(compile_fn(build_model(), judge.COMPILE_HIDDEN_N), n_samples=judge.COMPILE_HIDDEN_N)
+    return cell
+
+
 def test_compiled_settings(nb3):
-    assert nb3.cell("test_compile_model", lambda: checks.check_compiled(compile_model(build_model(), 60000))).passed
-    v = nb3.cell("test_compile_model", lambda: checks.check_compiled(
-        compile_model(build_model(), 60000, optimizer="adam")))
+    assert nb3.cell("test_compile_model", run_compile(compile_model)).passed
+    v = nb3.cell("test_compile_model", run_compile(lambda m, n: compile_model(m, n, optimizer="adam")))
     assert not v.passed and "RMSprop" in v.message
-    v = nb3.cell("test_compile_model", lambda: checks.check_compiled(None))
+    v = nb3.cell("test_compile_model", run_compile(lambda m, n: None))
     assert not v.passed and "None" in v.message
+
+
+def test_a_schedule_for_a_fixed_number_of_images_fails_on_the_hidden_number(nb3):
+    """Right for the notebook's 60,000 images, wrong for any other n_samples: only the grader's
+    hidden number tells."""
+    v = nb3.cell("test_compile_model", run_compile(lambda m, n: compile_model(m, 60000)))
+    assert not v.passed and "60,000 images whatever n_samples is" in v.message
 
 
 def test_settings_are_read_from_the_compiled_model_not_from_the_record(nb3):
@@ -257,10 +271,10 @@ def test_settings_are_read_from_the_compiled_model_not_from_the_record(nb3):
     nothing passes, and with a file the file decides."""
     right = {"compiled": True, "optimizer": "RMSprop", "learning_rate": {"schedule": "CosineDecay", "config": {}},
              "loss": "categorical_crossentropy", "metrics": ["accuracy"]}
-    v = nb3.cell("test_compile_model", lambda: evidence.save("compiled", settings=right))
+    v = nb3.cell("test_compile_model", lambda: evidence.save("compiled", settings=right, n_samples=60000))
     assert not v.passed and "file did not reach the grader" in v.message
     adam = compile_model(build_model(), 60000, optimizer="adam")
-    v = nb3.cell("test_compile_model", lambda: evidence.save("compiled", settings=right, model=adam))
+    v = nb3.cell("test_compile_model", lambda: evidence.save("compiled", settings=right, model=adam, n_samples=60000))
     assert not v.passed and "RMSprop" in v.message
 
 

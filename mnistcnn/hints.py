@@ -1,0 +1,155 @@
+"""How a failed check looks in the notebook, and the hint that grows with repeated failures.
+
+A :class:`~mnistcnn.checks.CheckFailed` shown by IPython (JupyterLab, ``nbgrader validate``, the
+grader's feedback) shows the line of the student's test cell and the check's message, not the
+frames of the course's own code. When the same check fails three runs in a row, one more line
+points at the lesson's paragraph and the documentation page that explain it; a pass of that check
+starts the count again. The count is kept in ``~/.mnistcnn/attempts.json`` (or
+``$MNISTCNN_STATE_DIR``), so that it spans kernels: Validate runs a fresh one each time.
+
+Nothing here decides a grade: it only changes what the student reads.
+"""
+
+from __future__ import annotations
+
+import json
+import linecache
+import os
+import sys
+from pathlib import Path
+
+STATE_ENV = "MNISTCNN_STATE_DIR"
+#: Failures in a row of one check before its hint is shown.
+HINT_AFTER = 3
+_CHECKS_FILE = str(Path(__file__).with_name("checks.py"))
+
+_KERAS = "https://keras.io/api"
+#: check -> (the lesson's paragraph, a documentation page).
+HINTS = {
+    "check_images": ('notebook 1, "Exercise 1 · Images as a convnet wants them"',
+                     "https://numpy.org/doc/stable/reference/generated/numpy.reshape.html"),
+    "check_labels": ('notebook 1, "Exercise 2 · Labels as the loss wants them"',
+                     f"{_KERAS}/utils/python_utils/#tocategorical-function"),
+    "check_output_size_function": ('notebook 2, "How big is the output of a convolution?"',
+                                   f"{_KERAS}/layers/convolution_layers/convolution2d/"),
+    "check_param_count_function": ('notebook 2, "How many weights does a convolution learn?"',
+                                   f"{_KERAS}/layers/convolution_layers/convolution2d/"),
+    "check_conv_base": ('notebook 2, "Exercise 3 · The convolutional base"',
+                        "https://keras.io/guides/sequential_model/"),
+    "check_new_model_each_call": ('notebook 2, "Exercise 3 · The convolutional base"',
+                                  "https://keras.io/guides/sequential_model/"),
+    "check_summary_answers": ('notebook 2, "Reading `model.summary()`"',
+                              f"{_KERAS}/models/model/#summary-method"),
+    "check_full_model": ('notebook 2, "Flattening, then a classifier"',
+                         f"{_KERAS}/layers/reshaping_layers/flatten/"),
+    "check_probabilities": ('notebook 2, "Predictions are probabilities"',
+                            f"{_KERAS}/layers/activations/"),
+    "check_compiled": ('notebook 3, "Compiling: optimizer, loss, metric"',
+                       f"{_KERAS}/optimizers/learning_rate_schedules/cosine_decay/"),
+    "check_history_plot": ('notebook 3, "Exercise 3 · Plot the training curves"',
+                           "https://matplotlib.org/stable/api/_as_gen/matplotlib.axes.Axes.legend.html"),
+    "check_error_reduction": ('notebook 3, "The convnet against a dense network"',
+                              "https://en.wikipedia.org/wiki/Relative_change"),
+    "check_test_accuracy": ('notebook 3, "Training"', f"{_KERAS}/models/model_training_apis/#fit-method"),
+    "check_accuracy_value": ('notebook 3, "Training"', f"{_KERAS}/models/model_training_apis/#fit-method"),
+}
+
+
+def _state_file() -> Path:
+    return Path(os.environ.get(STATE_ENV) or Path.home() / ".mnistcnn") / "attempts.json"
+
+
+def _load() -> dict:
+    try:
+        data = json.loads(_state_file().read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _store(data: dict) -> None:
+    path = _state_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a hint is a help, not a need: a read-only home shows none
+
+
+def in_notebook() -> bool:
+    """True in an IPython kernel (the count is kept only where a student reads the messages)."""
+    ipython = sys.modules.get("IPython")
+    return ipython is not None and ipython.get_ipython() is not None
+
+
+def check_name(tb) -> str | None:
+    """The outermost ``check_*`` function of the course in a traceback (or a frame chain)."""
+    name = None
+    while tb is not None:
+        frame = tb.tb_frame if hasattr(tb, "tb_frame") else tb
+        if frame.f_code.co_filename == _CHECKS_FILE and frame.f_code.co_name.startswith("check_"):
+            name = frame.f_code.co_name
+        tb = tb.tb_next if hasattr(tb, "tb_next") else None
+    return name
+
+
+def failed(check: str | None) -> str | None:
+    """Count one more failure of ``check`` in a row; the hint line once there are enough."""
+    if check is None:
+        return None
+    data = _load()
+    data[check] = int(data.get(check, 0)) + 1 if isinstance(data.get(check), int) else 1
+    _store(data)
+    if data[check] < HINT_AFTER or check not in HINTS:
+        return None
+    paragraph, page = HINTS[check]
+    return (f"  hint ({data[check]} failures in a row): the lesson explains this in {paragraph}; "
+            f"see also {page}")
+
+
+def passed(frame) -> None:
+    """A check passed: its failures in a row start again from zero."""
+    if not in_notebook():
+        return
+    name = None
+    while frame is not None:
+        if frame.f_code.co_filename == _CHECKS_FILE and frame.f_code.co_name.startswith("check_"):
+            name = frame.f_code.co_name
+        frame = frame.f_back
+    data = _load()
+    if name in data:
+        del data[name]
+        _store(data)
+
+
+def _cell_label(filename: str) -> str | None:
+    """``Cell In[7]`` for a notebook cell's code (as IPython names it), None for any other file."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython else None
+    names = getattr(getattr(shell, "compile", None), "_filename_map", {})
+    if filename in names:
+        return f"Cell In[{names[filename]}]"
+    return None
+
+
+def student_lines(tb) -> list[str]:
+    """The lines of the student's cells in a traceback: where the check was called."""
+    out = []
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        label = _cell_label(code.co_filename)
+        if label is not None:
+            line = linecache.getline(code.co_filename, tb.tb_lineno).rstrip()
+            out += [f"{label}, line {tb.tb_lineno}", f"----> {tb.tb_lineno} {line.strip()}", ""]
+        tb = tb.tb_next
+    return out
+
+
+def render(exc: BaseException) -> list[str]:
+    """What IPython shows for a failed check: the student's line, the message, maybe a hint."""
+    lines = student_lines(exc.__traceback__)
+    message = f"{type(exc).__name__}: {exc}"
+    hint = failed(check_name(exc.__traceback__)) if in_notebook() else None
+    return [*lines, message + (f"\n{hint}" if hint else "")]
