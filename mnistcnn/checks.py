@@ -37,8 +37,11 @@ class CheckFailed(AssertionError):
     """A test of the course failed; the message explains why."""
 
     def _render_traceback_(self) -> list[str]:
-        """What IPython shows: the student's line and the message, not this module's frames."""
-        return hints.render(self)
+        """What IPython shows: the student's line and the message, not this module's frames.
+        (IPython asks twice, for the output and for the reply: the failure counts once.)"""
+        if not hasattr(self, "_shown"):
+            self._shown = hints.render(self)
+        return list(self._shown)
 
 
 def fail(what: str, expected, have, mistake: str | None = None) -> None:
@@ -205,6 +208,7 @@ def check_images(x, images) -> None:
         bad = int(np.argmax(np.abs(x - reference).reshape(n, -1).max(axis=1)))
         fail(what, f"image {bad} equal to images[{bad}] / 255",
              f"a largest difference of {float(np.abs(x - reference).max()):.4g}", mistake)
+    passed(f"{what}: all {n:,} images")
 
 
 def check_labels(y, labels) -> None:
@@ -242,6 +246,7 @@ def check_labels(y, labels) -> None:
         fail(what, f"row {i} with its 1 in column {int(labels[i])} (the label)",
              f"its 1 in column {int(y[i].argmax())}",
              "the one-hot rows don't follow the labels (shuffled, sorted or shifted?)")
+    passed(f"{what}: all {n:,} labels")
 
 
 # --------------------------------------------------------------------------- 2. formulas
@@ -434,11 +439,21 @@ def build(builder, what: str = "Building your model"):
     return model
 
 
+def _is_layer(x) -> bool:
+    """A Keras layer or input, or (for the grader) the description of one."""
+    if isinstance(x, dict) and "$repr" in x:
+        x = Recorded(str(x["$repr"]))
+    if isinstance(x, Recorded):
+        name = (x.text.split() or [""])[0]
+        return name == "KerasTensor" or isinstance(getattr(keras.layers, name, None), type)
+    return isinstance(x, (keras.layers.Layer, keras.KerasTensor))
+
+
 def _check_is_model(model, what: str) -> None:
     __tracebackhide__ = True
     if model is None:
         fail(what, "a Keras model", "None", "the function does not `return` the model")
-    if isinstance(model, (list, tuple)) and model and all(isinstance(x, keras.layers.Layer) for x in model):
+    if isinstance(model, (list, tuple)) and model and all(_is_layer(x) for x in model):
         fail(what, "a Keras model", f"a {type(model).__name__} of {len(model)} layers",
              "wrap the layers in a model: keras.Sequential([keras.Input(shape=(28, 28, 1)), ...])")
     if not isinstance(model, keras.Model):

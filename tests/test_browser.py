@@ -150,7 +150,7 @@ def lab(course, tmp_path_factory):
     env = release.tool_env()
     # Nothing from the user's own Jupyter configuration, kernels or settings: only the course's.
     env.update(JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_DATA_DIR=str(home / "data"),
-               JUPYTER_RUNTIME_DIR=str(home / "runtime"))
+               JUPYTER_RUNTIME_DIR=str(home / "runtime"), MNISTCNN_STATE_DIR=str(home / "state"))
     log_path = ARTIFACTS / "jupyterlab.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, cwd=course, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -361,8 +361,14 @@ def test_validate_the_blank_student_version_lists_every_failed_test(page, lab):
 
 
 def test_validate_a_mistake_shows_the_teaching_message(page, lab):
+    """The message and the line of the student's test cell, not the course's own frames; from the
+    third failure in a row, one more line points at the lesson and the documentation."""
     panel = open_notebook(page, lab, f"mistake/{ASSIGNMENT}/02_convnet.ipynb")
-    outcome, text = validate(page, panel)
+    for attempt in (1, 2, 3):
+        outcome, text = validate(page, panel)
+        assert ("hint (3 failures in a row)" in text) == (attempt == 3), text
+        if attempt < 3:
+            close_dialog(page)
     # Scroll the traceback to its end, where the course's message is, as a student would.
     page.locator("#validation-message pre").last.evaluate(
         "pre => { for (let e = pre; e; e = e.parentElement) if (e.scrollHeight > e.clientHeight) e.scrollTop = 1e9; }")
@@ -371,6 +377,9 @@ def test_validate_a_mistake_shows_the_teaching_message(page, lab):
     assert "CheckFailed" in text
     assert re.search(r"expected: .*padding='valid'", text) and re.search(r"you have: .*padding='same'", text), text
     assert "likely mistake: padding='same' keeps the size" in text
+    assert "checks.check_conv_base(build_conv_base)" in text and "Cell In[" in text, text
+    assert "checks.py" not in text and "raise CheckFailed" not in text and "During handling" not in text, text
+    assert 'notebook 2, "Exercise 3 · The convolutional base"' in text
     close_dialog(page)
 
 

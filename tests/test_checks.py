@@ -309,3 +309,40 @@ def test_test_accuracy_only_records_the_model_when_the_grader_measures_it(monkey
     assert "handed to the grader" in capsys.readouterr().out
     text = message(checks.check_test_accuracy, SimpleNamespace(save=None))
     assert "could not be saved" in text
+
+
+def rendered(fn, *args) -> str:
+    """What IPython would show for the check's failure."""
+    with pytest.raises(checks.CheckFailed) as err:
+        fn(*args)
+    return "\n".join(err.value._render_traceback_())
+
+
+def test_a_failed_check_shows_its_message_without_the_course_frames_and_a_hint_on_the_third_try(
+        monkeypatch, tmp_path):
+    from mnistcnn import hints
+
+    monkeypatch.setattr(hints, "in_notebook", lambda: True)
+    monkeypatch.setenv(hints.STATE_ENV, str(tmp_path))
+    labels = np.array([1, 2, 3])
+    shown = [rendered(checks.check_labels, labels, labels) for _ in range(3)]
+    assert all(s.startswith("CheckFailed: Encoded labels") and "checks.py" not in s for s in shown), shown
+    assert ["hint (" in s for s in shown] == [False, False, True], shown
+    assert 'notebook 1, "Exercise 2 · Labels as the loss wants them"' in shown[2]
+    # IPython asks twice for one failure (output and reply): it counts once.
+    with pytest.raises(checks.CheckFailed) as err:
+        checks.check_labels(labels, labels)
+    assert err.value._render_traceback_() == err.value._render_traceback_()
+    # A pass starts the count again; another check keeps its own count.
+    checks.check_labels(keras.utils.to_categorical(labels, 10), labels)
+    assert "hint (" not in rendered(checks.check_labels, labels, labels)
+    assert "hint (" not in rendered(checks.check_compiled, None, 60000)
+
+
+def test_an_error_inside_a_check_is_not_shown_as_a_chain_of_tracebacks():
+    def broken():
+        raise ZeroDivisionError("division by zero")
+
+    with pytest.raises(checks.CheckFailed) as err:
+        checks.check_conv_base(broken)
+    assert err.value.__suppress_context__ and "ZeroDivisionError: division by zero" in str(err.value)

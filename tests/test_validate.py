@@ -25,8 +25,7 @@ def test_blank_student_version_fails_every_test_cleanly(name):
     assert release.check_release_fails_cleanly(release.NOTEBOOKS / name) == []
 
 
-def test_validate_reports_a_wrong_answer_with_its_teaching_message(tmp_path):
-    """A student's mistake (padding='same') reaches nbgrader's validation output as our message."""
+def notebook_with_padding_mistake(tmp_path):
     import nbformat
 
     nb = nbformat.read(release.SOLUTIONS / "02_convnet.ipynb", as_version=4)
@@ -37,8 +36,29 @@ def test_validate_reports_a_wrong_answer_with_its_teaching_message(tmp_path):
             assert "same" in cell.source
     path = tmp_path / "02_convnet.ipynb"
     nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.slow
+def test_validate_adds_a_hint_after_three_failures_in_a_row(tmp_path, monkeypatch):
+    """Each Validate runs a fresh kernel: the count of failures in a row outlives it."""
+    monkeypatch.setenv("MNISTCNN_STATE_DIR", str(tmp_path / "state"))
+    path = notebook_with_padding_mistake(tmp_path)
+    hint = 'hint (3 failures in a row): the lesson explains this in notebook 2, "Exercise 3'
+    for attempt in (1, 2, 3):
+        errors = "\n".join(c["raw_error"] for c in release.validate_notebook(path)["failed"])
+        assert "padding='same' keeps the size" in errors
+        assert (hint in errors) == (attempt == 3), errors
+
+
+def test_validate_reports_a_wrong_answer_with_its_teaching_message(tmp_path):
+    """A student's mistake (padding='same') reaches nbgrader's validation output as our message."""
+    path = notebook_with_padding_mistake(tmp_path)
     failed = release.validate_notebook(path)["failed"]
     errors = "\n".join(c["raw_error"] for c in failed)
     assert "padding='same' keeps the size" in errors and "you have:" in errors
+    # The student's line and the message, not the frames of the course's code.
+    assert "checks.check_conv_base(build_conv_base)" in errors and "Cell In[" in errors
+    assert "checks.py" not in errors and "raise CheckFailed" not in errors and "During handling" not in errors
     # The mistake costs the base and what depends on it (summary, whole model), nothing else.
     assert len(failed) == 3, [c["source"][:60] for c in failed]
