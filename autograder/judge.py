@@ -180,7 +180,11 @@ class Cell:
             yield self.take(kind, i + 1)[i]
 
     def model(self, index: int = 0, kind: str = "model"):
-        model = self.take(kind, index + 1)[index].get("model")
+        item = self.take(kind, index + 1)[index]
+        failure = item.fields.get("failure")
+        if isinstance(failure, str):  # the builder failed in the kernel: a record that can only cost points
+            raise checks.CheckFailed(failure[:2000])
+        model = item.get("model")
         if not isinstance(model, keras.Model):
             return checks.from_evidence(model)
         return model

@@ -418,16 +418,14 @@ def build(builder, what: str = "Building your model"):
             model = builder()
         except NotImplementedError:
             raise
-        except ValueError as exc:
-            text = str(exc)
-            if "min_ndim=4, found ndim=3" in text or "expected ndim=4, found ndim=3" in text:
-                fail(what, "inputs of shape (28, 28, 1)", "inputs of shape (28, 28): Keras refuses the Conv2D",
-                     "the channel axis is missing: keras.Input(shape=(28, 28, 1))")
-            fail(what, "a model that builds", f"ValueError: {text.splitlines()[0][:300]}",
-                 "read the error: a layer got an input of a shape it cannot take")
-        except Exception as exc:
-            fail(what, "a model that builds", f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}" if str(exc)
-                 else type(exc).__name__)
+        except Exception as exc:  # noqa: BLE001 - explained to the student
+            expected, have, mistake = _build_error(exc)
+            try:
+                fail(what, expected, have, mistake)
+            except CheckFailed as failure:
+                # A failure can only cost the student points: the grader takes its word for it.
+                evidence.save("model", model=None, failure=str(failure))
+                raise
     for w in caught:
         text = str(w.message)
         if "input_shape" in text:
@@ -437,6 +435,23 @@ def build(builder, what: str = "Building your model"):
             print(f"note: {w.category.__name__}: {text.splitlines()[0][:200]}")
     evidence.save("model", model=model if isinstance(model, keras.Model) else evidence.plain(model))
     return model
+
+
+def _build_error(exc: Exception) -> tuple[str, str, str | None]:
+    """(expected, you have, likely mistake) for an error raised while building a model."""
+    text = str(exc).splitlines()[0][:300] if str(exc) else ""
+    have = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if isinstance(exc, ValueError) and ("min_ndim=4, found ndim=3" in str(exc) or "expected ndim=4, found ndim=3"
+                                        in str(exc)):
+        return ("inputs of shape (28, 28, 1)", "inputs of shape (28, 28): Keras refuses the Conv2D",
+                "the channel axis is missing: keras.Input(shape=(28, 28, 1))")
+    if isinstance(exc, ValueError):
+        return "a model that builds", have, "read the error: a layer got an input of a shape it cannot take"
+    if isinstance(exc, AttributeError) and "has no attribute 'add'" in str(exc):
+        return ("a model that builds", have, "only a keras.Sequential model has .add(): a base built with the "
+                "functional API is extended by calling it, x = build_conv_base()(inputs), then "
+                "keras.Model(inputs, outputs)")
+    return "a model that builds", have, None
 
 
 def _is_layer(x) -> bool:
@@ -512,6 +527,10 @@ def _check_layers(rows, spec, what: str) -> None:
         if g_cls == "MaxPooling2D" and tuple(g_cfg["pool_size"]) != (2, 2):
             fail(f"{what}: {where}", "pool_size=(2, 2)", f"pool_size={tuple(g_cfg['pool_size'])}",
                  "MaxPooling2D((2, 2)) halves each side: 26 -> 13")
+        if g_cls == "MaxPooling2D" and tuple(g_cfg.get("strides") or g_cfg["pool_size"]) != (2, 2):
+            fail(f"{what}: {where}", "strides=(2, 2) (the default: the pool size)",
+                 f"strides={tuple(g_cfg['strides'])}", "leave the pooling's strides at their default: the "
+                 "windows must not overlap, each side is halved")
         if g_cls == "MaxPooling2D" and g_cfg.get("padding") != "valid":
             fail(f"{what}: {where}", "padding='valid'", f"padding='{g_cfg.get('padding')}'",
                  "leave the pooling padding at its default")

@@ -5,7 +5,8 @@ grader's feedback) shows the line of the student's test cell and the check's mes
 frames of the course's own code. When the same check fails three runs in a row, one more line
 points at the lesson's paragraph and the documentation page that explain it; a pass of that check
 starts the count again. The count is kept in ``~/.mnistcnn/attempts.json`` (or
-``$MNISTCNN_STATE_DIR``), so that it spans kernels: Validate runs a fresh one each time.
+``$MNISTCNN_STATE_DIR``), so that it spans kernels: Validate runs a fresh one each time. While the
+grader runs a notebook nothing is counted: its feedback never depends on earlier tries.
 
 Nothing here decides a grade: it only changes what the student reads.
 """
@@ -84,6 +85,14 @@ def in_notebook() -> bool:
     return ipython is not None and ipython.get_ipython() is not None
 
 
+def grading() -> bool:
+    """True while the grader runs the notebook: a graded run is one attempt, its feedback the same
+    whatever the student tried before."""
+    from mnistcnn.grading import RECORD_ENV
+
+    return bool(os.environ.get(RECORD_ENV))
+
+
 def check_name(tb) -> str | None:
     """The outermost ``check_*`` function of the course in a traceback (or a frame chain)."""
     name = None
@@ -151,5 +160,5 @@ def render(exc: BaseException) -> list[str]:
     """What IPython shows for a failed check: the student's line, the message, maybe a hint."""
     lines = student_lines(exc.__traceback__)
     message = f"{type(exc).__name__}: {exc}"
-    hint = failed(check_name(exc.__traceback__)) if in_notebook() else None
+    hint = failed(check_name(exc.__traceback__)) if in_notebook() and not grading() else None
     return [*lines, message + (f"\n{hint}" if hint else "")]

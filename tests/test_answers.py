@@ -201,7 +201,8 @@ RIGHT = {
     "schedule_positional_and_metric_name": ("compile_model", compile_(
         optimizer="keras.optimizers.RMSprop(recipe.learning_rate_schedule(n_samples))",
         metrics='["categorical_accuracy"]')),
-    "figure_legend": ("plot_history", plot(legend="pass") .replace("    return fig", "    fig.legend()\n    return fig")),
+    "figure_legend": ("plot_history",
+                      plot(legend="pass").replace("    return fig", "    fig.legend()\n    return fig")),
     "short_labels_and_history_epoch": ("plot_history", plot(
         epochs="[e + 1 for e in history.epoch]", train_label="metric", val_label='"val_" + metric')),
     "one_line_error_reduction": ("error_reduction", """
@@ -257,12 +258,33 @@ WRONG = {
                 layers.Conv2D(64, (3, 3), activation="relu"),
             ])""",
         ["activation='relu'", "collapse to one linear map"]),
+    "overlapping_pooling": ("build_conv_base", """
+        def build_conv_base():
+            return keras.Sequential([
+                keras.Input(shape=(28, 28, 1)),
+                layers.Conv2D(32, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2), strides=1),
+                layers.Conv2D(64, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)),
+                layers.Conv2D(64, (3, 3), activation="relu"),
+            ])""",
+        ["strides=(2, 2)", "must not overlap"]),
     "one_shared_model": ("build_conv_base", with_base("""
         _make, build_conv_base = build_conv_base, None
         _base = _make()
         def build_conv_base():
             return _base"""),
         ["two new models", "at each call"]),
+    "add_on_a_functional_base": ("build_model", """
+        def build_conv_base():
+            inputs = keras.Input(shape=(28, 28, 1))
+            x = layers.MaxPooling2D((2, 2))(layers.Conv2D(32, (3, 3), activation="relu")(inputs))
+            x = layers.MaxPooling2D((2, 2))(layers.Conv2D(64, (3, 3), activation="relu")(x))
+            return keras.Model(inputs, layers.Conv2D(64, (3, 3), activation="relu")(x))
+
+        def build_model():
+            model = build_conv_base()
+            model.add(layers.Flatten())
+            return model""",
+        ["only a keras.Sequential model has .add()"]),
     "sigmoid_output": ("build_model", with_base("""
         def build_model():
             model = build_conv_base()
@@ -281,7 +303,8 @@ WRONG = {
         optimizer="keras.optimizers.RMSprop(learning_rate=recipe.learning_rate_schedule(60000))"),
         ["a schedule for 60,000 images", "whatever n_samples is"]),
     "schedule_over_one_epoch_of_steps": ("compile_model", compile_(
-        optimizer="keras.optimizers.RMSprop(keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=n_samples // 64))"),
+        optimizer="keras.optimizers.RMSprop(keras.optimizers.schedules.CosineDecay("
+                  "1e-3, decay_steps=n_samples // 64))"),
         ["expected: a schedule over the 4,220 training steps", "reaches 0 after 1.1 epochs"]),
     "schedule_that_ends_in_the_first_epoch": ("compile_model", compile_(
         optimizer="keras.optimizers.RMSprop(keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=500))"),
