@@ -4,7 +4,8 @@ path, with its own environment, MNIST cache, home and temporary folders, and the
 folder and Keras cache hidden from them (an empty folder mounted over each, with bubblewrap, which
 grading needs anyway). The class gets the scores the same submissions get on a local cluster.
 
-Slow: every job runs notebooks in sandboxed kernels (no training: the class hands in notebooks 1 and 2).
+The cluster's tests are slow: every job runs notebooks in sandboxed kernels (no training: the class
+hands in notebooks 1 and 2).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -25,8 +27,6 @@ from nbgrader.api import Gradebook
 
 from autograder import examples, grade, release, sandbox
 from mnistcnn import data
-
-pytestmark = pytest.mark.slow
 
 ROOT = release.ROOT
 BIN = Path(sys.executable).parent
@@ -213,6 +213,31 @@ def a_small_class(dest: Path) -> Path:
     return dest
 
 
+def test_a_job_carries_no_path_of_this_machine(tmp_path, monkeypatch):
+    jobs = []
+    monkeypatch.setattr(grade, "_run_jobs", lambda js, *args: jobs.extend(js))
+    monkeypatch.setattr(grade, "finish", lambda *args, **kwargs: None)
+    src = a_small_class(tmp_path / "submissions")
+    grade.grade_class(src, grade.Workspace(tmp_path / "ws"), threads=1, out=io.StringIO())
+    assert sorted(job.student for job in jobs) == ["ana", "dee"]
+    for job in jobs:
+        blob = pickle.dumps(job)
+        for path in (ROOT, tmp_path, Path(sys.prefix), Path(grade.mnist_file())):
+            assert str(path).encode() not in blob, (job.student, path)
+        assert len(blob) < 2_000_000, len(blob)
+
+
+def test_a_worker_without_bubblewrap_refuses_the_job(tmp_path, monkeypatch):
+    monkeypatch.setitem(sandbox._PROBE, "reason", "bubblewrap (bwrap) is not installed")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    job = grade.Job("ana", "0" * 64, files={}, solutions={}, released={}, template_db=b"", threads=1, timeout=60,
+                    threshold=0.99, sandbox={"limits": {}})
+    with pytest.raises(grade.SandboxUnavailable, match="on the worker .*bwrap.* is not installed"):
+        grade.grade_one(job)
+    assert list(tmp_path.iterdir()) == []  # its private folder is removed
+
+
+@pytest.mark.slow
 def test_the_workers_run_from_their_own_copy(cluster):
     from dask.distributed import Client
 
@@ -243,6 +268,7 @@ def test_the_workers_run_from_their_own_copy(cluster):
         assert info["from_root"] == [] and info["root_seen"] == [], info
 
 
+@pytest.mark.slow
 def test_a_class_graded_on_the_workers_gets_its_local_scores(cluster, tmp_path):
     src = a_small_class(tmp_path / "submissions")
     remote, local = tmp_path / "remote", tmp_path / "local"
