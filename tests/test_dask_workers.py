@@ -159,6 +159,10 @@ def cluster(tmp_path_factory):
         pytest.fail(f"bubblewrap is needed (on the workers, and to hide the instructor's folders from them): "
                     f"{sandbox.unavailable_reason()}")
     base = tmp_path_factory.mktemp("machine2")
+    for path in (base, Path(tempfile.gettempdir())):
+        if any(path.is_relative_to(hidden) for hidden in hidden_from_workers()):
+            pytest.fail(f"{path} is inside a folder hidden from the workers: run pytest with --basetemp and "
+                        "TMPDIR outside the course")
     course = course_copy(base / "course")
     venv = environment_copy(course / ".venv", course)
     cache = base / "mnist-cache"
@@ -258,7 +262,11 @@ def test_the_workers_run_from_their_own_copy(cluster):
                 "from_root": [f for f in loaded if f.startswith(root + os.sep)], "root_seen": os.listdir(root)}
 
     with Client(cluster["address"]) as client:
-        client.wait_for_workers(N_WORKERS, timeout=300)
+        try:
+            client.wait_for_workers(N_WORKERS, timeout=300)
+        except Exception:  # noqa: BLE001 - a timeout: say why from the workers' logs
+            logs = "\n".join(p.read_text()[-2000:] for p in sorted(cluster["base"].glob("worker-*.log")))
+            pytest.fail(f"the workers did not join the scheduler:\n{logs}")
         seen = client.run(where)
     assert len(seen) == N_WORKERS
     for info in seen.values():
