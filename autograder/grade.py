@@ -122,7 +122,10 @@ def sanitize_for_feedback(nb, released_sources: dict[str, str]) -> None:
 
 @dataclass
 class Job:
-    """One submission to grade, with everything a worker needs (it reads nothing else)."""
+    """One submission to grade, with everything a worker needs as data (file contents, the released
+    sources, a gradebook), and no path of this machine: a worker, here or on another machine, uses
+    its own copy of the course, its own MNIST file and its own temporary folders.
+    ``started_marker`` is a test hook (a file the job writes when it starts, on a shared machine)."""
 
     student: str
     input_sha: str
@@ -215,14 +218,17 @@ def _environments(job: Job, paths: JobPaths) -> tuple[dict, dict, list[str] | No
     env[INCIDENTS_ENV] = str(paths.tmp / "incidents.jsonl")
     judge_env, prefix = job_env(job.threads), None
     if job.sandbox:
+        why = sandbox.unavailable_reason()
+        if why:  # never run student code unsandboxed because one worker lacks bubblewrap
+            raise SandboxUnavailable(f"on the worker {os.uname().nodename}: {why}")
+        data = mnist_file()  # this worker's own copy of MNIST, mounted read-only into the sandbox
         paths.runtime = Path(tempfile.mkdtemp(prefix="mnj-"))  # short paths: Unix socket names are limited
         config = paths.tmp / "sandbox.json"
-        config.write_text(json.dumps({"limits": job.sandbox["limits"], "data": job.sandbox["data"],
-                                      "rw": [str(paths.record)]}))
+        config.write_text(json.dumps({"limits": job.sandbox["limits"], "data": data, "rw": [str(paths.record)]}))
         env[sandbox.ENV_VAR] = str(config)
         env["MNISTCNN_SANDBOX_RUNTIME"] = str(paths.runtime)
         judging = paths.tmp / "judge-sandbox.json"  # the evidence and the grader's own code, read-only
-        judging.write_text(json.dumps({"limits": job.sandbox["limits"], "data": job.sandbox["data"],
+        judging.write_text(json.dumps({"limits": job.sandbox["limits"], "data": data,
                                        "ro": [str(paths.evidence), str(Path(__file__).resolve().parent)]}))
         (paths.runtime / "judge").mkdir()
         prefix = [sys.executable, "-m", "autograder.sandbox", "run", "--config", str(judging),
@@ -605,18 +611,21 @@ def mnist_file() -> str:
     raise FileNotFoundError("the MNIST data could not be found or fetched (run `make data`)")
 
 
-def sandbox_setting(limits: sandbox.Limits | None, unsandboxed: bool) -> dict | None:
-    """The sandbox every job uses, or None when the instructor allowed grading without one."""
+def sandbox_setting(limits: sandbox.Limits | None, unsandboxed: bool, local: bool = True) -> dict | None:
+    """The sandbox every job uses, or None when the instructor allowed grading without one.
+
+    Only the limits: each worker checks its own bubblewrap and finds its own MNIST file. For a local
+    cluster both are checked here first (MNIST fetched once); remote workers check when they grade."""
     if unsandboxed:
         return None
-    why = sandbox.unavailable_reason()
+    why = sandbox.unavailable_reason() if local else None
     if why:
         raise SandboxUnavailable(
             f"{why}.\nStudent code would run with your permissions, next to the gradebook. Install "
             "bubblewrap, or pass --unsandboxed to grade without the sandbox (the report will say so).")
-    from dataclasses import asdict
-
-    return {"limits": asdict(limits or sandbox.Limits()), "data": mnist_file()}
+    if local:
+        mnist_file()
+    return {"limits": asdict(limits or sandbox.Limits())}
 
 
 def screen_submission(student: str, files: dict[str, Path], released: dict) -> tuple[dict, list[dict]]:
@@ -651,7 +660,7 @@ def grade_class(source: Path, ws: Workspace, *, workers: int | None = None, thre
     d_workers, d_threads = default_workers()
     workers, threads = workers or d_workers, threads or d_threads
     names = notebook_names()
-    box = sandbox_setting(limits, unsandboxed)
+    box = sandbox_setting(limits, unsandboxed, local=not scheduler)
     if box is None:
         print("WARNING: grading WITHOUT the sandbox (--unsandboxed): student code runs with your permissions.",
               file=out, flush=True)
