@@ -806,6 +806,8 @@ def _run_jobs(jobs: list[Job], ws, workers, threads, scheduler, out, summary) ->
                 text = f"{result['student']}: {result['score']:g}/{result['max_score']:g}"
                 if result.get("accuracy") is not None:
                     text += f", test accuracy {result['accuracy']:.2%}"
+                if (result.get("late") or {}).get("penalty"):
+                    text += f", late penalty -{result['late']['penalty']:g}"
                 text += f" ({result['seconds']:.0f} s)"
             else:
                 summary["errors"][result["student"]] = result["error"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from nbgrader.plugins import LateSubmissionPlugin
 from traitlets import Enum, Float
@@ -43,7 +43,7 @@ class LatePolicy(LateSubmissionPlugin):
         return min(self.cap, self.penalty * periods)
 
     def late_submission_penalty(self, student_id: str, score: float, total_seconds_late: float) -> float:
-        return self.fraction(total_seconds_late) * self._max_score(student_id, score)
+        return round(self.fraction(total_seconds_late) * self._max_score(student_id, score), 6)
 
     def _max_score(self, student_id: str, score: float) -> float:
         """The notebook's maximum score, from the gradebook nbgrader's preprocessor has open."""
@@ -84,7 +84,8 @@ class Policy:
     def describe(self) -> str:
         text = f"deadline {self.deadline.isoformat(timespec='minutes')}"
         if self.penalty:
-            text += f"; {self.penalty:.4g} of the points per {self.per} started late, at most {self.cap:.4g}"
+            text += (f"; {self.penalty * 100:.4g}% of the points per {self.per} started late, "
+                     f"at most {self.cap * 100:.4g}%")
         else:
             text += "; no late penalty"
         if self.grace:
@@ -258,5 +259,3 @@ def set_duedate(db_url: str, assignment: str, policy: Policy | None) -> None:
         gb.update_or_create_assignment(assignment, duedate=policy.duedate_utc() if policy else None)
 
 
-def late_by(timestamp: datetime, deadline: datetime) -> timedelta:
-    return max(timedelta(0), timestamp - deadline)
