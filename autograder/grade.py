@@ -728,6 +728,7 @@ def grade_class(source: Path, ws: Workspace, *, workers: int | None = None, thre
         "limits": box["limits"] if box else None,
         "late_policy": policy.describe() if policy else None}, indent=1).encode())
     late_mod.set_duedate(ws.db_url, ASSIGNMENT, policy)
+    late_mod.save_policy(ws.path, policy)
     if specs:
         template = prepare_gradebook(ws)
         solutions = {p.name: p.read_bytes() for p in sorted(release.SOLUTIONS.glob("*.ipynb"))}

@@ -13,10 +13,12 @@ after the deadline is on time. nbgrader itself never takes more than the score.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 
 from nbgrader.plugins import LateSubmissionPlugin
 from traitlets import Enum, Float
@@ -249,6 +251,19 @@ def read_record(db_url: str, assignment: str, student: str, policy: Policy, when
     return LateRecord(deadline=policy.deadline.isoformat(), policy=policy.describe(), timestamp=stamp,
                       source=when.source, note=when.note, seconds_late=seconds,
                       penalty=round(sum(penalties.values()), 6), penalties=penalties)
+
+
+POLICY_FILE = "late_policy.json"
+
+
+def save_policy(folder: Path, policy: Policy | None) -> None:
+    """The run's policy as nbgrader configuration in the grading folder (removed without a deadline):
+    the course's nbgrader_config.py loads it, so nbgrader's own ``autograde`` applies the same penalty."""
+    path = Path(folder) / POLICY_FILE
+    if policy is None:
+        path.unlink(missing_ok=True)
+    else:
+        path.write_text(json.dumps(policy.config(), indent=1))
 
 
 def set_duedate(db_url: str, assignment: str, policy: Policy | None) -> None:

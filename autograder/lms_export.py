@@ -223,6 +223,8 @@ def _student_grade(student, sub, result: dict, identity: LmsIdentity | None, wor
 
 def write_all(ws, identities: dict[str, LmsIdentity], options: LmsOptions) -> tuple[list[Path], list[str]]:
     """The LMS files for the students each LMS can identify; notes on what was not written and why."""
+    if not identities:
+        return [], ["no LMS grade imports: no student came from a Canvas or Moodle download"]
     sheet = worksheet_by_participant(read_worksheet(options.worksheet)[1]) if options.worksheet else {}
     grades = student_grades(ws, identities, sheet)
     written, notes = [], []

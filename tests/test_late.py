@@ -245,3 +245,23 @@ def test_feedback_csv_report_and_canvas_show_the_penalty(late_class):
     assert rows == [["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Convnets (12345)"],
                     ["lovelaceada", "4242", "", "", "", "4.8"]]
     assert not (ws.path / "moodle_worksheet.csv").exists()  # no Moodle participant in a Canvas download
+
+
+def test_the_course_configuration_gives_nbgrader_the_runs_policy(tmp_path):
+    """nbgrader's own autograde, run on grading/, uses the policy of the last run with a deadline."""
+    import shutil
+
+    from nbgrader.preprocessors import AssignLatePenalties
+    from traitlets.config.loader import PyFileConfigLoader
+
+    (tmp_path / "autograder").mkdir()
+    shutil.copy(grade.CONFIG_FILE, tmp_path / "autograder" / "nbgrader_config.py")
+    (tmp_path / "grading").mkdir()
+    policy = late.policy_from_args("2026-12-15T23:59Z", "2%/hour", "30%", None)
+    late.save_policy(tmp_path / "grading", policy)
+    config = PyFileConfigLoader("nbgrader_config.py", str(tmp_path / "autograder")).load_config()
+    plugin = AssignLatePenalties(config=config).plugin_class(config=config)
+    assert isinstance(plugin, late.LatePolicy) and (plugin.penalty, plugin.per, plugin.cap) == (0.02, "hour", 0.3)
+    late.save_policy(tmp_path / "grading", None)  # a run without a deadline: nbgrader's default again
+    config = PyFileConfigLoader("nbgrader_config.py", str(tmp_path / "autograder")).load_config()
+    assert AssignLatePenalties(config=config).plugin_class is not late.LatePolicy
