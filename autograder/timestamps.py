@@ -111,8 +111,12 @@ def _worksheet_time(row: dict[str, str], zone: tzinfo) -> SubmissionTime | None:
 
 def _canvas_time(ident, sources: TimeSources) -> SubmissionTime:
     text = sources.canvas.get(ident.uid)
-    if text:
-        return SubmissionTime(datetime.fromisoformat(text.replace("Z", "+00:00")), "Canvas submissions, submitted_at")
+    try:
+        when = datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
+    except ValueError:
+        return SubmissionTime(None, "none", f"--canvas-submissions gives {text!r}, not a time")
+    if when is not None and when.tzinfo is not None:
+        return SubmissionTime(when, "Canvas submissions, submitted_at")
     mark = "Canvas marked it LATE" if ident.late else "Canvas did not mark it late"
     why = "no --canvas-submissions given" if not sources.canvas else "not in --canvas-submissions"
     return SubmissionTime(None, "none", f"Canvas's download is dated when it was built, not when students "
@@ -124,10 +128,11 @@ def _archive_time(files: dict[str, Path], root: Path | None, entries: dict[str, 
     times = []
     for path in files.values():
         info = entries.get(Path(path).relative_to(root).as_posix()) if root else None
-        if info is not None:
-            times.append(_entry_time(info, zone))
+        when = _entry_time(info, zone) if info is not None else None
+        if when is not None:
+            times.append(when)
     if not times:
-        return SubmissionTime(None, "none", "the archive has no entry for these files")
+        return SubmissionTime(None, "none", "the archive gives no valid time for these files")
     when, utc = max(times, key=lambda t: t[0])
     if utc:
         return SubmissionTime(when, "zip entry time (UTC)")
@@ -157,8 +162,9 @@ def _zip_entries(archive: Path) -> dict[str, zipfile.ZipInfo]:
         return {Path(info.filename).as_posix(): info for info in zf.infolist() if not info.is_dir()}
 
 
-def _entry_time(info: zipfile.ZipInfo, zone: tzinfo) -> tuple[datetime, bool]:
-    """The entry's modification time, and whether it came with its zone (the UT extra field)."""
+def _entry_time(info: zipfile.ZipInfo, zone: tzinfo) -> tuple[datetime, bool] | None:
+    """The entry's modification time, and whether it came with its zone (the UT extra field); None
+    when the archive's date is no date (a zero DOS date, for example)."""
     extra, i = info.extra, 0
     while i + 4 <= len(extra):
         kind, size = struct.unpack("<HH", extra[i:i + 4])
@@ -166,7 +172,10 @@ def _entry_time(info: zipfile.ZipInfo, zone: tzinfo) -> tuple[datetime, bool]:
         if kind == EXTENDED_TIMESTAMP and len(data) >= 5 and data[0] & 1:
             return datetime.fromtimestamp(struct.unpack("<I", data[1:5])[0], timezone.utc), True
         i += 4 + size
-    return datetime(*info.date_time, tzinfo=zone), False
+    try:
+        return datetime(*info.date_time, tzinfo=zone), False
+    except ValueError:
+        return None
 
 
 def _zone_name(zone: tzinfo, when: datetime) -> str:

@@ -265,3 +265,15 @@ def test_the_course_configuration_gives_nbgrader_the_runs_policy(tmp_path):
     late.save_policy(tmp_path / "grading", None)  # a run without a deadline: nbgrader's default again
     config = PyFileConfigLoader("nbgrader_config.py", str(tmp_path / "autograder")).load_config()
     assert AssignLatePenalties(config=config).plugin_class is not late.LatePolicy
+
+
+def test_dates_that_are_no_dates_give_no_time_not_a_crash(tmp_path):
+    archive = tmp_path / "odd.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(zipfile.ZipInfo("ada/01_data.ipynb", (1980, 0, 0, 0, 0, 0)), "{}")  # a zero DOS date
+        zf.writestr("doejane_1234_5678_01_data.ipynb", "{}")
+    found = intake.collect(archive, NOTEBOOKS, tmp_path / "work")
+    canvas = {"1234": "yesterday"}
+    times = timestamps.submission_times(found, timestamps.TimeSources(timezone.utc, canvas=canvas))
+    assert times["ada"].timestamp is None and "no valid time" in times["ada"].note
+    assert times["doejane"].timestamp is None and "not a time" in times["doejane"].note
