@@ -54,6 +54,7 @@ class StudentGrade:
     last_name: str = ""
     feedback: str = ""
     submitted: str = ""  # the submission's time, as shown
+    lms_max: float | None = None  # the maximum grade the LMS gave (Moodle's worksheet)
 
 
 @dataclass
@@ -168,7 +169,7 @@ def gradebook_rows(grades: list[StudentGrade], options: LmsOptions) -> list[dict
     """Moodle's gradebook import: the students Moodle can match (an email address or an ID number)."""
     column = moodle_grade_column(options)
     return [{"First name": g.first_name, "Last name": g.last_name, "ID number": g.id_number,
-             "Email address": g.email, column: _number(scaled(g, options.max_grade))}
+             "Email address": g.email, column: _number(scaled(g, options.max_grade or g.lms_max))}
             for g in grades if g.identity and g.identity.lms == "moodle" and (g.email or g.id_number)]
 
 
@@ -218,7 +219,15 @@ def _student_grade(student, sub, result: dict, identity: LmsIdentity | None, wor
                         email=row.get("Email address") or sub.student.email or "",
                         id_number=row.get("ID number", ""),
                         first_name=sub.student.first_name or first, last_name=sub.student.last_name or last,
-                        feedback=text + ". The feedback file has the details.", submitted=late.get("timestamp") or "")
+                        feedback=text + ". The feedback file has the details.", submitted=late.get("timestamp") or "",
+                        lms_max=_number_or_none(row.get(MOODLE_MAX)))
+
+
+def _number_or_none(text: str | None) -> float | None:
+    try:
+        return float((text or "").strip().replace(",", "."))
+    except ValueError:
+        return None
 
 
 def write_all(ws, identities: dict[str, LmsIdentity], options: LmsOptions) -> tuple[list[Path], list[str]]:

@@ -203,5 +203,10 @@ def _late_cell(late: dict | None) -> str:
     """Lateness and late penalty of one student (the score column is before the penalty)."""
     if not late:
         return "<td></td>"
-    text = f"{late['hours_late']:g} h, -{late['penalty']:g}" if late.get("timestamp") else "time unknown"
+    if not late.get("timestamp"):
+        text = "time unknown"
+    elif not late.get("seconds_late"):
+        text = "on time"
+    else:
+        text = f"{late['hours_late']:g} h late" + (f", -{late['penalty']:g}" if late.get("penalty") else "")
     return f"<td title='{html.escape(late.get('text', ''), quote=True)}'>{html.escape(text)}</td>"

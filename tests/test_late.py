@@ -237,7 +237,7 @@ def test_feedback_csv_report_and_canvas_show_the_penalty(late_class):
     assert (row["raw_score"], row["late_submission_penalty"], row["score"]) == ("6.0", "1.2", "4.8")
     assert (row["late_by_hours"], row["late_penalty"]) == ("30.0", "1.2")
     assert row["submission_time_source"] == "Canvas submissions, submitted_at"
-    assert "30 h, -1.2" in (ws.path / "report.html").read_text()
+    assert "30 h late, -1.2" in (ws.path / "report.html").read_text()
     result = json.loads((ws.path / "results" / "lovelaceada.json").read_text())
     assert result["late"]["penalties"]["01_data"] == pytest.approx(1.2)
     with open(ws.path / "canvas_grades.csv", newline="") as f:

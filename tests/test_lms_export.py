@@ -120,6 +120,11 @@ def test_moodle_gradebook_import(tmp_path):
     # "Map to" useremail / useridnumber.
     assert rows[0] == ["First name", "Last name", "ID number", "Email address", "Assignment: Convnets (Real)"]
     assert rows[1:] == [["Zoë", "Brown", "", "zoe@example.org", "16"]]  # Al Kay: no email, no ID number
+    # the grade item's maximum is the assignment's: Moodle's worksheet gives it ("Maximum Grade")
+    on_100 = lms_export.StudentGrade("zoe_brown", 16, 32, LmsIdentity("moodle", "Zoë Brown", "555"),
+                                     id_number="S-17", lms_max=100)
+    assert lms_export.gradebook_rows([on_100], options)[0]["Assignment: Convnets (Real)"] == "50"
+    assert lms_export.gradebook_rows([on_100], options)[0]["ID number"] == "S-17"
 
 
 # ----------------------------------------------------------------------------- from a grading folder
