@@ -174,6 +174,8 @@ def collect(source: Path, notebooks: list[str], workdir: Path) -> Intake:
             intake.unmapped.append((printable(rel), f"larger than {MAX_FILE_BYTES:,} bytes"))
         elif student and nb:
             intake.add(student, nb, path, printable(rel))
+        elif student and path.name == "timestamp.txt":
+            pass  # nbgrader's submission time, read by autograder.timestamps
         elif student:
             intake.unmapped.append((printable(rel), f"not a notebook of the assignment ({', '.join(notebooks)})"))
         else:

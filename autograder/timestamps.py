@@ -14,7 +14,9 @@ shown with the lateness):
   is computed.
 * Any other ``.zip`` (Moodle's download, a zipped folder): the newest of the student's notebooks'
   entry times: the zip's extended timestamp (UTC) where the entry has one, otherwise its DOS time,
-  which names no zone and is read in ``--lms-timezone``.
+  which names no zone and is read in ``--lms-timezone``. Moodle's zip writer dates an entry as the
+  file on the server is dated, which is not always when it was handed in: the worksheet's time is the
+  exact one, and the source is printed and shown with every lateness.
 * A folder: nbgrader's ``timestamp.txt`` in the student's folder (or its ``convnet/``), otherwise the
   newest modification time of the student's notebooks.
 """

@@ -122,6 +122,7 @@ def test_folder_times_timestamp_txt_else_modification_time(tmp_path):
     stamp = _utc(2026, 12, 15, 20, 0).timestamp()
     os.utime(src / "ben" / "01_data.ipynb", (stamp, stamp))
     found = intake.collect(src, NOTEBOOKS, tmp_path / "work")
+    assert found.unmapped == []  # timestamp.txt is nbgrader's, not a stray file
     times = timestamps.submission_times(found, timestamps.TimeSources(timezone.utc))
     assert times["ada"].timestamp == _utc(2026, 12, 16, 8) and times["ada"].source == "timestamp.txt"
     assert times["ben"].timestamp == _utc(2026, 12, 15, 20) and times["ben"].source == "file modification time"
