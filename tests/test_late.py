@@ -210,6 +210,7 @@ def late_class(tmp_path_factory):
     return {"ws": ws, "runs": runs, "log": (tmp / "log0.txt").read_text()}
 
 
+@pytest.mark.slow  # grades for real, twice (one notebook, no training): about a minute or more
 def test_a_regrade_gives_the_same_penalty_once(late_class):
     from nbgrader.api import Gradebook
 
@@ -226,6 +227,7 @@ def test_a_regrade_gives_the_same_penalty_once(late_class):
     assert "lovelaceada: handed in 2026-12-17T04:59+00:00 (Canvas submissions, submitted_at)" in late_class["log"]
 
 
+@pytest.mark.slow  # grades for real, twice (one notebook, no training): about a minute or more
 def test_feedback_csv_report_and_canvas_show_the_penalty(late_class):
     import csv
 
