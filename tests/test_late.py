@@ -44,9 +44,16 @@ def test_bad_options_say_what_is_wrong(args, words):
         late.policy_from_args(*args)
 
 
-def test_the_command_line_refuses_a_deadline_without_zone(capsys):
-    assert grade.main(["examples/submissions", "--deadline", "2026-12-15T23:59"]) == 2
-    assert "give the UTC offset" in capsys.readouterr().err
+@pytest.mark.parametrize("args, words", [
+    (["--deadline", "2026-12-15T23:59"], "give the UTC offset"),
+    (["--late-penalty", "10%/day"], "need a --deadline"),
+    (["--deadline", "2026-12-15T23:59Z", "--lms-timezone", "Mars/Olympus"], "not a time zone"),
+    (["--worksheet", "no-such-worksheet.csv"], "cannot be read"),
+    (["--canvas-submissions", str(grade.ROOT / "README.md")], "not a JSON file"),
+])
+def test_the_command_line_says_what_is_wrong_before_grading(capsys, args, words):
+    assert grade.main([str(grade.EXAMPLES), *args]) == 2
+    assert words in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- the policy
