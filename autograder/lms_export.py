@@ -248,4 +248,19 @@ def write_all(ws, identities: dict[str, LmsIdentity], options: LmsOptions) -> tu
         else:
             path.unlink(missing_ok=True)
             notes.append(f"{path.name} not written: {who}")
-    return written, notes
+    return written, notes + _left_out(grades, sheet if options.worksheet else None)
+
+
+def _left_out(grades: list[StudentGrade], sheet: dict | None) -> list[str]:
+    """The graded students an LMS file has no row for, and why."""
+    notes = []
+    unknown = [g.student for g in grades if g.identity is None]
+    if unknown:
+        notes.append(f"in no LMS file (not from a Canvas or Moodle download): {', '.join(unknown)}")
+    if sheet is not None:
+        absent = [g.student for g in grades
+                  if g.identity and g.identity.lms == "moodle" and g.identity.uid not in sheet]
+        if absent:
+            notes.append(f"not in the --worksheet (another assignment's?), so not in moodle_worksheet.csv: "
+                         f"{', '.join(absent)}")
+    return notes

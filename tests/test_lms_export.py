@@ -150,6 +150,8 @@ def test_write_all_from_the_gradebook_and_results(tmp_path):
         gb.db.commit()
     identities = {"doejane": LmsIdentity("canvas", "doejane", "1234"),
                   "zoe_brown": LmsIdentity("moodle", "Zoë Brown", "555")}
+    assert lms_export._left_out(lms_export.student_grades(ws, {"doejane": identities["doejane"]}, {}), {}) == \
+        ["in no LMS file (not from a Canvas or Moodle download): zoe_brown"]
     written, notes = lms_export.write_all(ws, identities, lms_export.LmsOptions("Convnets (7)", now=NOW))
     assert [p.name for p in written] == ["canvas_grades.csv", "moodle_worksheet.csv"]
     assert notes == ["moodle_gradebook.csv not written: no Moodle student with an email address or ID number "
