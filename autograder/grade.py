@@ -32,7 +32,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from autograder import intake as intake_mod
-from autograder import release, sandbox
+from autograder import late as late_mod
+from autograder import lms_export, release, sandbox, timestamps
 from autograder.preprocessors import INCIDENTS_ENV
 from autograder.verdicts import ACCURACY_CELL as JUDGED_ACCURACY_CELL
 from autograder.verdicts import run_judge
@@ -142,6 +143,9 @@ class Job:
     sandbox: dict | None = None
     cell_timeout: float | None = None
     started_marker: str | None = None
+    late: dict | None = None  # the run's late policy (late.Policy.to_dict()), if it has a deadline
+    submitted: dict | None = None  # when it was handed in (late.SubmissionTime, as a dict)
+    late_key: str | None = None  # what the penalty depends on besides the scores
 
     @property
     def key(self) -> str:
@@ -169,6 +173,9 @@ class JobResult:
     log: str = ""
     seconds: float = 0.0
     judge_seconds: float | None = None
+    timestamp: str | None = None  # when it was handed in, as nbgrader's timestamp.txt has it
+    late: dict | None = None  # late.LateRecord, as a dict, with its "text"
+    late_key: str | None = None
     autograded: dict = field(default_factory=dict)
     feedback: dict = field(default_factory=dict)
 
@@ -352,6 +359,22 @@ def _apply_verdicts(job: Job, paths: JobPaths, verdicts: list[dict], result: Job
         result.comments = {nb.name: {c.name: c.auto_comment for c in nb.comments} for nb in submission.notebooks}
 
 
+def _apply_late(job: Job, paths: JobPaths, result: JobResult) -> None:
+    """Stage 5b: the late penalty of each notebook, by nbgrader's AssignLatePenalties with the course's
+    policy, from the scores the grader decided; a note on top of the feedback says how late and how much."""
+    result.late_key = job.late_key
+    if not job.submitted:
+        return
+    when = late_mod.SubmissionTime(**{**job.submitted, "timestamp": datetime.fromisoformat(job.submitted["timestamp"])
+                                      if job.submitted.get("timestamp") else None})
+    result.timestamp = when.nbgrader_text()
+    if not job.late:
+        return
+    record = late_mod.apply_penalties(paths.db, ASSIGNMENT, job.student, late_mod.Policy.from_dict(job.late), when)
+    result.late = {**asdict(record), "hours_late": record.hours_late, "text": record.text()}
+    result.incidents.append({"notebook": None, "cell": None, "kind": "late", "text": record.text()})
+
+
 def _feedback(job: Job, paths: JobPaths, env: dict, result: JobResult) -> bool:
     """Stage 6: nbgrader's feedback from sanitized copies (no hidden tests), the grader's notes on top."""
     import nbformat
@@ -422,6 +445,7 @@ def grade_one(job: Job) -> JobResult:
         verdicts = _judge(job, paths, judge_env, prefix)
         result.judge_seconds = round(time.perf_counter() - t_judge, 2)
         _apply_verdicts(job, paths, verdicts, result)
+        _apply_late(job, paths, result)
         if _feedback(job, paths, env, result):
             result.status = "ok"
         return result
@@ -524,6 +548,9 @@ def write_result(ws: Workspace, result: JobResult | dict) -> dict:
                     grade.needs_manual_grade = g["needs_manual_grade"]
                 for cid, text in result.get("comments", {}).get(nb_name, {}).items():
                     gb.find_comment(cid, nb_name, ASSIGNMENT, student).auto_comment = text
+                penalties = (result.get("late") or {}).get("penalties", {})  # set, never added: a regrade replaces it
+                gb.find_submission_notebook(nb_name, ASSIGNMENT, student).late_submission_penalty = \
+                    penalties.get(nb_name) if result.get("late") else None
             gb.db.commit()
             sub = gb.find_submission(ASSIGNMENT, student)
             result["score"], result["max_score"] = float(sub.score), float(sub.max_score)
@@ -650,7 +677,8 @@ def grade_class(source: Path, ws: Workspace, *, workers: int | None = None, thre
                 scheduler: str | None = None, force: bool = False, timeout: float | None = None,
                 threshold: float = 0.99, marker_dir: Path | None = None, out=sys.stdout,
                 limits: sandbox.Limits | None = None, unsandboxed: bool = False,
-                cell_timeout: float | None = None) -> dict:
+                cell_timeout: float | None = None, policy: late_mod.Policy | None = None,
+                sources: timestamps.TimeSources | None = None, lms: lms_export.LmsOptions | None = None) -> dict:
     """Collect, grade (in parallel), write. Returns a summary (students, skipped, unmapped, errors)."""
     from autograder import screen
     from mnistcnn.expected import ACCURACY_THRESHOLD
@@ -674,16 +702,20 @@ def grade_class(source: Path, ws: Workspace, *, workers: int | None = None, thre
     found = intake_mod.collect(Path(source), names, ws.path)
     for path, why in found.unmapped:
         print(f"  not used: {path}: {why}", file=out)
+    times = _submission_times(found, ws, policy, sources, out)
     specs, skipped = [], []
     for student, files in sorted(found.submissions.items()):
         dest = ws.path / "submitted" / student / ASSIGNMENT
         dest.mkdir(parents=True, exist_ok=True)
         for nb, path in files.items():
             shutil.copyfile(path, dest / f"{nb}.ipynb")  # a copy: the original is never touched
+        when = times[student]
+        _write_timestamp(dest, when)
+        late_key = json.dumps([policy.to_dict(), when.nbgrader_text()]) if policy else None
         sha = intake_mod.sha256_files(files)
         previous = ws.load_result(student)
         if not force and previous and previous.get("input_sha") == sha and previous.get("status") == "ok" \
-                and in_gradebook(ws, student):
+                and previous.get("late_key") == late_key and in_gradebook(ws, student):
             skipped.append(student)
             continue
         usable, notes = screen_submission(student, files, released_by_nb)
@@ -693,14 +725,19 @@ def grade_class(source: Path, ws: Workspace, *, workers: int | None = None, thre
         notes += [{"notebook": n, "cell": None, "kind": "missing", "text": f"{n}.ipynb was not handed in: "
                    "0 points for its tests"} for n in names if n not in files]
         specs.append({"student": student, "input_sha": sha, "files": usable, "missing": missing,
-                      "incidents": notes})  # completed into Jobs below, once the shared parts are made
+                      "incidents": notes, "timestamp": when.nbgrader_text(), "submitted": _time_dict(when),
+                      "late": policy.to_dict() if policy else None,
+                      "late_key": late_key})  # completed into Jobs below, once the shared parts are made
     print(f"  {len(found.submissions)} students; {len(skipped)} already graded (use --force to regrade); "
           f"{len(specs)} to grade", file=out, flush=True)
     summary = {"students": sorted(found.submissions), "skipped": skipped, "unmapped": found.unmapped,
                "errors": {}}
     _write_atomic(ws.path / "run.json", json.dumps({
         "source": str(source), "unmapped": found.unmapped, "sandbox": "bubblewrap" if box else "none",
-        "limits": box["limits"] if box else None}, indent=1).encode())
+        "limits": box["limits"] if box else None,
+        "late_policy": policy.describe() if policy else None}, indent=1).encode())
+    late_mod.set_duedate(ws.db_url, ASSIGNMENT, policy)
+    late_mod.save_policy(ws.path, policy)
     if specs:
         template = prepare_gradebook(ws)
         solutions = {p.name: p.read_bytes() for p in sorted(release.SOLUTIONS.glob("*.ipynb"))}
@@ -709,8 +746,45 @@ def grade_class(source: Path, ws: Workspace, *, workers: int | None = None, thre
                     timeout=timeout, threshold=threshold, sandbox=box, cell_timeout=cell_timeout,
                     started_marker=str(marker_dir / spec["student"]) if marker_dir else None) for spec in specs]
         _run_jobs(jobs, ws, workers, threads, scheduler, out, summary)
-    finish(ws, out)
+    finish(ws, out, lms)
     return summary
+
+
+def _submission_times(found, ws: Workspace, policy, sources, out) -> dict:
+    """Each student's submission time (printed with its source when there is a deadline), and the
+    students' LMS identities kept for the grade imports (``lms_identities.json``)."""
+    zone = policy.deadline.tzinfo if policy else timezone.utc
+    times = timestamps.submission_times(found, sources or timestamps.TimeSources(zone))
+    known = _read_identities(ws)
+    known.update({s: asdict(i) for s, i in found.identities.items()})
+    _write_atomic(ws.path / "lms_identities.json", json.dumps(known, indent=1, sort_keys=True).encode())
+    if policy:
+        print(f"Late policy: {policy.describe()}", file=out)
+        for student, when in sorted(times.items()):
+            stamp = when.timestamp.isoformat(timespec="minutes") if when.timestamp else "unknown"
+            print(f"  {student}: handed in {stamp} ({when.source}{'; ' + when.note if when.note else ''})", file=out)
+    return times
+
+
+def _read_identities(ws: Workspace) -> dict:
+    try:
+        return json.loads((ws.path / "lms_identities.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _time_dict(when: late_mod.SubmissionTime) -> dict:
+    return {"timestamp": when.timestamp.isoformat() if when.timestamp else None, "source": when.source,
+            "note": when.note}
+
+
+def _write_timestamp(dest: Path, when: late_mod.SubmissionTime) -> None:
+    """nbgrader's timestamp.txt in the submission's folder (nbgrader's own commands read it too)."""
+    stamp = dest / "timestamp.txt"
+    if when.timestamp is None:
+        stamp.unlink(missing_ok=True)
+    else:
+        stamp.write_text(when.nbgrader_text())
 
 
 def _run_jobs(jobs: list[Job], ws, workers, threads, scheduler, out, summary) -> None:
@@ -742,6 +816,8 @@ def _run_jobs(jobs: list[Job], ws, workers, threads, scheduler, out, summary) ->
                 text = f"{result['student']}: {result['score']:g}/{result['max_score']:g}"
                 if result.get("accuracy") is not None:
                     text += f", test accuracy {result['accuracy']:.2%}"
+                if (result.get("late") or {}).get("penalty"):
+                    text += f", late penalty -{result['late']['penalty']:g}"
                 text += f" ({result['seconds']:.0f} s)"
             else:
                 summary["errors"][result["student"]] = result["error"]
@@ -753,15 +829,20 @@ def _run_jobs(jobs: list[Job], ws, workers, threads, scheduler, out, summary) ->
             cluster.close()
 
 
-def finish(ws: Workspace, out=sys.stdout) -> None:
-    """Grades CSV and class report from the gradebook and the stored results."""
+def finish(ws: Workspace, out=sys.stdout, lms: lms_export.LmsOptions | None = None) -> None:
+    """Grades CSV, the LMS imports and the class report from the gradebook and the stored results."""
     from autograder import report
 
     csv_path = export_grades(ws)
+    written, notes = lms_export.write_all(ws, _identities(ws), lms or lms_export.LmsOptions())
     html = report.write_report(ws)
     print(f"\nResults in {ws.path}:", file=out)
     print(f"  feedback per student: {ws.path / 'feedback'}/<student>/{ASSIGNMENT}/*.html", file=out)
     print(f"  grades:               {csv_path}", file=out)
+    for path in written:
+        print(f"  LMS import:           {path}", file=out)
+    for note in notes:
+        print(f"  ({note})", file=out)
     print(f"  class report:         {html}", file=out)
     print(f"  gradebook:            {ws.db_url}", file=out, flush=True)
 
@@ -788,6 +869,7 @@ def export_grades(ws: Workspace) -> Path:
                     row[col] = gb.find_grade(cell, nb_name, ASSIGNMENT, row["student_id"]).score
                 except MissingEntry:
                     row[col] = ""
+    _late_columns(ws, rows)
     out = ws.path / "grades.csv"
     with open(out, "w", newline="") as f:
         fields = list(rows[0].keys()) if rows else ["student_id", *cells]
@@ -795,6 +877,50 @@ def export_grades(ws: Workspace) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return out
+
+
+def _identities(ws: Workspace) -> dict[str, intake_mod.LmsIdentity]:
+    return {s: intake_mod.LmsIdentity(**i) for s, i in _read_identities(ws).items()}
+
+
+def _late_columns(ws: Workspace, rows: list[dict]) -> None:
+    """How late, the total penalty (nbgrader's late_submission_penalty) and where the time came from."""
+    results = {r["student"]: r for r in ws.results()}
+    for row in rows:
+        late = (results.get(row["student_id"]) or {}).get("late") or {}
+        row["late_by_hours"] = late.get("hours_late", "")
+        row["late_penalty"] = late.get("penalty", "")
+        row["submission_time_source"] = late.get("source", "")
+
+
+def _lms_arguments(ap: argparse.ArgumentParser) -> None:
+    late = ap.add_argument_group("deadline and late penalty (applied by nbgrader, once per notebook)")
+    late.add_argument("--deadline", help="e.g. 2026-12-15T23:59+01:00 (with its UTC offset, or Z)")
+    late.add_argument("--late-penalty", help="share of the points per day or hour started late: 10%%/day, 2%%/hour")
+    late.add_argument("--late-cap", help="the largest total penalty, e.g. 50%% (default 100%%)")
+    late.add_argument("--grace", help="late by at most this counts as on time: 15m, 2h, 1d (default 0)")
+    late.add_argument("--lms-timezone", help="zone of the times an LMS file gives without one (zip entries, "
+                      "Moodle's worksheet): Europe/Berlin, +01:00 (default: the deadline's offset)")
+    lms = ap.add_argument_group("LMS files (read, and written beside grades.csv)")
+    lms.add_argument("--worksheet", help="Moodle's offline grading worksheet (CSV): submission times, emails; "
+                     "written back filled in as moodle_worksheet.csv")
+    lms.add_argument("--canvas-submissions", help="JSON of Canvas's Submissions API for the assignment: "
+                     "submission times (Canvas's zip has none)")
+    lms.add_argument("--lms-assignment", default="Convnets on MNIST",
+                     help="the assignment's column in the LMS, e.g. 'Convnets (12345)' for Canvas")
+    lms.add_argument("--lms-max-grade", type=float,
+                     help="the LMS assignment's maximum grade (default: the worksheet's, else the course's points)")
+
+
+def _lms_settings(args) -> tuple[late_mod.Policy | None, timestamps.TimeSources, lms_export.LmsOptions]:
+    policy = late_mod.policy_from_args(args.deadline, args.late_penalty, args.late_cap, args.grace)
+    zone = timestamps.zone_from_text(args.lms_timezone) if args.lms_timezone else \
+        (policy.deadline.tzinfo if policy else timezone.utc)
+    worksheet = Path(args.worksheet) if args.worksheet else None
+    rows = lms_export.worksheet_by_participant(lms_export.read_worksheet(worksheet)[1]) if worksheet else {}
+    canvas = timestamps.read_canvas_submissions(Path(args.canvas_submissions)) if args.canvas_submissions else {}
+    return (policy, timestamps.TimeSources(zone, rows, canvas),
+            lms_export.LmsOptions(args.lms_assignment, args.lms_max_grade, worksheet))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -824,6 +950,7 @@ def main(argv: list[str] | None = None) -> int:
     box.add_argument("--output-limit", type=float, default=d.output / sandbox.MiB,
                      help=f"MiB of output kept (default {d.output / sandbox.MiB:g})")
     box.add_argument("--cell-timeout", type=float, help="seconds per cell (default: nbgrader_config.py, 1800)")
+    _lms_arguments(ap)
     args = ap.parse_args(argv)
     limits = sandbox.Limits(wall=args.wall_limit, cpu=args.cpu_limit, memory=int(args.memory_limit * sandbox.GiB),
                             disk=int(args.disk_limit * sandbox.MiB), nproc=args.nproc_limit,
@@ -831,11 +958,17 @@ def main(argv: list[str] | None = None) -> int:
     if not Path(args.source).exists():
         print(f"mnistcnn-grade: {args.source}: no such folder or archive", file=sys.stderr)
         return 2
+    try:
+        policy, sources, lms = _lms_settings(args)
+    except (ValueError, OSError) as exc:  # a deadline, penalty, time zone or LMS file that cannot be used
+        print(f"mnistcnn-grade: {exc}", file=sys.stderr)
+        return 2
     ws = Workspace(Path(args.out), args.db)
     try:
         summary = grade_class(Path(args.source), ws, workers=args.workers, threads=args.threads,
                               scheduler=args.scheduler, force=args.force, timeout=args.timeout,
-                              limits=limits, unsandboxed=args.unsandboxed, cell_timeout=args.cell_timeout)
+                              limits=limits, unsandboxed=args.unsandboxed, cell_timeout=args.cell_timeout,
+                              policy=policy, sources=sources, lms=lms)
     except (FileNotFoundError, ValueError, SandboxUnavailable) as exc:  # unreadable source, no sandbox
         print(f"mnistcnn-grade: {exc}", file=sys.stderr)
         return 2

@@ -27,8 +27,20 @@ from pathlib import Path
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_ARCHIVE_FILES = 10_000
 
-CANVAS = re.compile(r"^(?P<student>[a-z0-9]+)(?:_late)?_(?P<uid>\d+)_(?P<sid>\d+)_(?P<file>.+)$", re.I)
+# Canvas: the sortable name without its non-word characters, lower case (letters beyond ASCII kept), an
+# upper-case LATE when Canvas found it late, the user id, the file's id (lib/content_zipper.rb, get_filename).
+CANVAS = re.compile(r"^(?P<student>[^\W_]+)(?P<late>_late)?_(?P<uid>\d+)_(?P<sid>\d+)_(?P<file>.+)$", re.I)
 MOODLE = re.compile(r"^(?P<name>.+?)_(?P<uid>\d+)_assignsubmission_(?:file|onlinetext)_(?P<file>.*)$", re.I)
+
+
+@dataclass
+class LmsIdentity:
+    """A student as the LMS download names them: what its grade imports identify them by."""
+
+    lms: str  # "canvas" or "moodle"
+    name: str  # Canvas: the name in the file name (sortable name, lower case); Moodle: the full name
+    uid: str  # Canvas: the user id; Moodle: the participant number of the assignment
+    late: bool = False  # Canvas marked the file LATE
 
 
 @dataclass
@@ -38,6 +50,9 @@ class Intake:
     submissions: dict[str, dict[str, Path]] = field(default_factory=dict)
     unmapped: list[tuple[str, str]] = field(default_factory=list)
     students_of: dict[str, str] = field(default_factory=dict)  # file (as printed) -> student
+    identities: dict[str, LmsIdentity] = field(default_factory=dict)  # student -> LMS identity
+    root: Path | None = None  # the folder the files were found in (the unpacked archive's)
+    archive: Path | None = None  # the .zip they came from, if any
 
     def add(self, student: str, notebook: str, path: Path, origin: str) -> None:
         current = self.submissions.setdefault(student, {})
@@ -121,11 +136,12 @@ def collect(source: Path, notebooks: list[str], workdir: Path) -> Intake:
             shutil.rmtree(unpacked)
         unpacked.mkdir(parents=True)
         intake.unmapped += safe_extract(source, unpacked)
-        root = unpacked
+        root, intake.archive = unpacked, source
     elif source.is_dir():
         root = source
     else:
         raise FileNotFoundError(f"{source}: neither a folder nor a .zip archive")
+    intake.root = root
 
     for path in sorted(root.rglob("*")):
         if path.is_symlink():
@@ -142,11 +158,15 @@ def collect(source: Path, notebooks: list[str], workdir: Path) -> Intake:
         student = None
         if m := CANVAS.match(path.name):
             student, nb = slug(m["student"]), notebook_name(m["file"], notebooks)
+            _identify(intake, student, LmsIdentity("canvas", m["student"], m["uid"], bool(m["late"])))
         elif m := MOODLE.match(path.name):
             student, nb = slug(m["name"]), notebook_name(m["file"], notebooks)
+            _identify(intake, student, LmsIdentity("moodle", m["name"], m["uid"]))
         elif len(rel.parts) >= 2:
             top = rel.parts[0]
             student = slug(m["name"]) if (m := MOODLE.match(top + "x")) else slug(top)
+            if m:
+                _identify(intake, student, LmsIdentity("moodle", m["name"], m["uid"]))
         if student:  # a student who handed in nothing usable is still graded (0, with the reasons)
             intake.submissions.setdefault(student, {})
             intake.students_of[printable(rel)] = student
@@ -154,11 +174,24 @@ def collect(source: Path, notebooks: list[str], workdir: Path) -> Intake:
             intake.unmapped.append((printable(rel), f"larger than {MAX_FILE_BYTES:,} bytes"))
         elif student and nb:
             intake.add(student, nb, path, printable(rel))
+        elif student and path.name == "timestamp.txt":
+            pass  # nbgrader's submission time, read by autograder.timestamps
         elif student:
             intake.unmapped.append((printable(rel), f"not a notebook of the assignment ({', '.join(notebooks)})"))
         else:
             intake.unmapped.append((printable(rel), "no student recognised in the file name or folder"))
     return intake
+
+
+def _identify(intake: Intake, student: str, identity: LmsIdentity) -> None:
+    """Keep the LMS identity of a student (a file Canvas marked LATE marks the student late)."""
+    known = intake.identities.get(student)
+    if known is not None and known.lms == identity.lms and known.uid == identity.uid:
+        known.late = known.late or identity.late
+    elif known is None:
+        intake.identities[student] = identity
+    else:  # two LMS people with one name: the grade imports would mix them up
+        intake.unmapped.append((student, f"two LMS identities for one student name: {known.uid} and {identity.uid}"))
 
 
 def sha256_files(paths: dict[str, Path]) -> str:

@@ -52,6 +52,15 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
+# The late policy of the last `mnistcnn-grade --deadline` run on grading/ (autograder/late.py): nbgrader's
+# own autograde then sets the same late penalties as mnistcnn-grade.
+if (ROOT / "grading" / "late_policy.json").is_file():
+    import json
+
+    from traitlets.config import Config
+
+    c.merge(Config(json.loads((ROOT / "grading" / "late_policy.json").read_text())))
+
 # A graded cell the student deleted (or whose nbgrader metadata was removed) is put back where it
 # was and run: deleting a test never earns or silently loses its points.
 c.OverwriteCells.add_missing_cells = True

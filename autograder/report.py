@@ -51,6 +51,7 @@ def class_data(ws) -> dict:
         "incidents": {s: [i["text"] for i in r.get("incidents", [])] for s, r in results.items()
                       if r.get("incidents")},
         "sandbox": {s: r.get("sandbox", "none") for s, r in results.items()},
+        "late": {s: r["late"] for s, r in results.items() if r.get("late")},  # late.LateRecord, as stored
         "run": _read_json(ws.path / "run.json"),
     }
 
@@ -147,7 +148,7 @@ def write_report(ws) -> Path:
         rows.append(
             f"<tr><td>{html.escape(student)}</td><td>{'' if score is None else f'{score:g}'}</td>"
             f"<td>{'' if acc is None else f'{acc:.2%}'}</td><td>{data['seconds'].get(student, '')}</td>"
-            f"<td>{html.escape(note)}</td></tr>")
+            f"<td>{html.escape(note)}</td>{_late_cell(data['late'].get(student))}</tr>")
     notes_html = "<table><tr><th>student</th><th>note</th></tr>" + "".join(
         f"<tr><td>{html.escape(st)}</td><td>{html.escape(t)}</td></tr>"
         for st in sorted(data["incidents"]) for t in data["incidents"][st]) + "</table>" \
@@ -183,7 +184,7 @@ convnets reach {ACCURACY_THRESHOLD:.0%} test accuracy (measured by the grader, o
 {images}
 {sandbox_html}
 <h2>Students</h2>
-<table><tr><th>student</th><th>score</th><th>test accuracy</th><th>grading time (s)</th><th>note</th></tr>
+<table><tr><th>student</th><th>score</th><th>test accuracy</th><th>grading time (s)</th><th>note</th><th>late</th></tr>
 {''.join(rows)}</table>
 <h2>Grader's notes</h2>
 <p>What the grader noticed or did for each student: files it could not use, changed test cells, limits
@@ -196,3 +197,16 @@ of the sandbox that stopped a notebook, cheats. Every line is also in that stude
     out = ws.path / "report.html"
     out.write_text(page)
     return out
+
+
+def _late_cell(late: dict | None) -> str:
+    """Lateness and late penalty of one student (the score column is before the penalty)."""
+    if not late:
+        return "<td></td>"
+    if not late.get("timestamp"):
+        text = "time unknown"
+    elif not late.get("seconds_late"):
+        text = "on time"
+    else:
+        text = f"{late['hours_late']:g} h late" + (f", -{late['penalty']:g}" if late.get("penalty") else "")
+    return f"<td title='{html.escape(late.get('text', ''), quote=True)}'>{html.escape(text)}</td>"
