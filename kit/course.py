@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -41,9 +42,11 @@ def child_env() -> dict:
     return {**os.environ, "PYTHONIOENCODING": "utf-8", "JUPYTER_PREFER_ENV_PATH": "1"}
 
 
-def run(*cmd, check: bool = True) -> int:
-    say("> " + " ".join(str(c) for c in cmd))
-    code = subprocess.call([str(c) for c in cmd], cwd=KIT, env=child_env())
+def run(*cmd, check: bool = True, quiet: bool = False) -> int:
+    """Run ``cmd`` in the kit's folder, shown first; exit with a message if it fails and ``check``."""
+    cmd = [str(c) for c in cmd]
+    say("> " + (subprocess.list2cmdline(cmd) if os.name == "nt" else shlex.join(cmd)))
+    code = subprocess.call(cmd, cwd=KIT, env=child_env(), stdout=subprocess.DEVNULL if quiet else None)
     if check and code != 0:
         sys.exit(f"course.py: the command above failed (exit status {code})")
     return code
@@ -91,7 +94,7 @@ def install_kernel(python: Path) -> None:
     env = [arg for key, value in {**KERNEL_ENV, "PYTHONPATH": str(KIT)}.items() for arg in ("--env", key, value)]
     run(python, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL_NAME,
         "--display-name", KERNEL_DISPLAY_NAME, *env)
-    run(python, "-m", "jupyter", "labextension", "disable", "--level=sys_prefix", *LAB_PLUGINS_OFF)
+    run(python, "-m", "jupyter", "labextension", "disable", "--level=sys_prefix", *LAB_PLUGINS_OFF, quiet=True)
 
 
 def lab(argv: list[str]) -> int:
