@@ -61,7 +61,7 @@ def course_python() -> Path:
     if not STAMP.exists():
         say("The course is not set up yet: setting it up first.")
         setup([])
-    return Path(STAMP.read_text(encoding="utf-8").strip())
+    return KIT / STAMP.read_text(encoding="utf-8").strip()  # relative: .venv's, which moves with the kit
 
 
 def setup(argv: list[str]) -> int:
@@ -74,7 +74,7 @@ def setup(argv: list[str]) -> int:
     python = Path(sys.executable) if args.no_venv else make_venv()
     install_kernel(python)
     run(python, "-m", "mnistcnn.data")
-    STAMP.write_text(str(python), encoding="utf-8")
+    STAMP.write_text(str(python.relative_to(KIT) if KIT in python.parents else python), encoding="utf-8")
     say(f"\nReady. Next: python course.py lab   (the course's Python: {python})")
     return 0
 

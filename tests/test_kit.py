@@ -169,7 +169,7 @@ def validate_sections(output: str) -> dict[str, list[str]]:
 
 @pytest.mark.slow
 def test_setup_makes_the_course_environment(set_up):
-    python = Path((set_up / ".course-python").read_text().strip())
+    python = set_up / (set_up / ".course-python").read_text().strip()
     assert python == set_up / ".venv" / "bin" / "python" and python.exists()
     spec = json.loads((set_up / ".venv" / "share" / "jupyter" / "kernels" / "mnistcnn" / "kernel.json").read_text())
     assert spec["display_name"] == "Python 3 (Convnets on MNIST)" and spec["env"]["PYTHONPATH"] == str(set_up)
@@ -206,7 +206,7 @@ def test_check_passes_on_solved_notebooks_and_they_hand_in(set_up, tmp_path):
 
 @pytest.mark.slow
 def test_lab_serves_the_notebooks_with_the_courses_kernel(set_up):
-    python = Path((set_up / ".course-python").read_text().strip())
+    python = set_up / (set_up / ".course-python").read_text().strip()
     cmd = [str(python), "course.py", "lab", "--no-browser", "--port=18931", "--ServerApp.port_retries=20"]
     if os.geteuid() == 0:
         cmd.append("--allow-root")
