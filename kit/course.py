@@ -71,12 +71,21 @@ def setup(argv: list[str]) -> int:
     args = ap.parse_args(argv)
     if sys.version_info < MIN_PYTHON:
         sys.exit(f"Python >= {'.'.join(map(str, MIN_PYTHON))} is needed, this is {sys.version.split()[0]}")
-    python = Path(sys.executable) if args.no_venv else make_venv()
+    python = this_python() if args.no_venv else make_venv()
     install_kernel(python)
     run(python, "-m", "mnistcnn.data")
     STAMP.write_text(str(python.relative_to(KIT) if KIT in python.parents else python), encoding="utf-8")
     say(f"\nReady. Next: python course.py lab   (the course's Python: {python})")
     return 0
+
+
+def this_python() -> Path:
+    """The Python running this script, once it is seen to have the course's packages."""
+    if subprocess.call([sys.executable, "-c", "import nbgrader, ipykernel, jupyterlab, keras"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) != 0:
+        sys.exit("course.py: this Python lacks the course's packages; with conda: conda env create -f "
+                 "environment.yml, conda activate mnistcnn, then python course.py setup --no-venv again")
+    return Path(sys.executable)
 
 
 def make_venv() -> Path:

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -204,6 +205,18 @@ def test_check_passes_on_solved_notebooks_and_they_hand_in(set_up, tmp_path):
     assert set(found.submissions) == {"ada"} and sorted(found.submissions["ada"]) == notebook_names()
 
 
+def get(url: str, wait: float = 60) -> bytes:
+    """The body at ``url``, once the server accepts connections (it prints its address a moment before)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return urllib.request.urlopen(url, timeout=30).read()
+        except urllib.error.URLError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 @pytest.mark.slow
 def test_lab_serves_the_notebooks_with_the_courses_kernel(set_up):
     python = set_up / (set_up / ".course-python").read_text().strip()
@@ -219,10 +232,10 @@ def test_lab_serves_the_notebooks_with_the_courses_kernel(set_up):
                 url, token = m[1], m[2]
                 break
         assert url, "JupyterLab did not start"
-        specs = json.load(urllib.request.urlopen(f"{url}/api/kernelspecs?token={token}", timeout=30))
+        specs = json.loads(get(f"{url}/api/kernelspecs?token={token}"))
         assert "mnistcnn" in specs["kernelspecs"]
-        page = urllib.request.urlopen(f"{url}/api/contents/convnet/01_data.ipynb?token={token}", timeout=30)
-        assert json.load(page)["content"]["metadata"]["kernelspec"]["name"] == "mnistcnn"
+        page = get(f"{url}/api/contents/convnet/01_data.ipynb?token={token}")
+        assert json.loads(page)["content"]["metadata"]["kernelspec"]["name"] == "mnistcnn"
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
