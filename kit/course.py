@@ -93,7 +93,7 @@ def make_venv() -> Path:
     if not venv_python().exists():
         run(sys.executable, "-m", "venv", VENV)
     python = venv_python()
-    run(python, "-m", "pip", "install", "--quiet", "--upgrade", "pip>=23.1")
+    run(python, "-m", "pip", "install", "--quiet", "pip>=23.1")  # only where older
     run(python, "-m", "pip", "install", "--quiet", "--progress-bar", "off", "-r", KIT / "requirements.txt")
     return python
 
