@@ -137,6 +137,38 @@ def test_the_kernel_is_the_courses():
         assert f'"{plugin}"' in makefile
 
 
+def load_course(folder: Path):
+    """The kit's course.py as a module (it is not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("course", folder / "course.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_course_py_finds_the_venvs_python_on_every_system(built, monkeypatch, capsys):
+    course = load_course(built.folder)
+    assert course.venv_python() == built.folder / ".venv" / "bin" / "python"
+    monkeypatch.setattr(course.os, "name", "nt")
+    assert course.venv_python() == built.folder / ".venv" / "Scripts" / "python.exe"
+    assert course.main(["nonsense"]) == 2 and "course.py handin --student ID" in capsys.readouterr().out
+
+
+def test_course_py_handin_refuses_blank_notebooks_and_zips_solved_ones(built, tmp_path):
+    """`python course.py handin` in a copy of the kit, with this environment's Python as the course's."""
+    folder = tmp_path / "kit"
+    shutil.copytree(built.folder, folder)
+    (folder / ".course-python").write_text(sys.executable)
+    run = [sys.executable, "course.py", "handin", "--student", "ada"]
+    proc = subprocess.run(run, cwd=folder, capture_output=True, text=True)
+    assert proc.returncode == 1 and proc.stdout.count("every answer cell is as handed out") == 3, proc.stdout
+    assert not (folder / "convnet-ada.zip").exists()
+    release.solved_copy(folder / "convnet")
+    proc = subprocess.run(run, cwd=folder, capture_output=True, text=True)
+    assert proc.returncode == 0 and f"Wrote {folder / 'convnet-ada.zip'}" in proc.stdout, proc.stdout + proc.stderr
+
+
 # --- set up from a fresh copy, with the kit's own commands ---------------------------------------
 
 def course_cmd(folder: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
