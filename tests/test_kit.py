@@ -137,6 +137,19 @@ def test_the_kernel_is_the_courses():
         assert f'"{plugin}"' in makefile
 
 
+def test_the_readme_gives_the_commands_for_each_system(built):
+    readme = (built.folder / "README.md").read_text()
+    course = load_course(built.folder)
+    for command in course.COMMANDS:
+        assert f"python3 course.py {command}" in readme and f"py course.py {command}" in readme, command
+    for line in ("make lab", "make check", "make handin STUDENT=", "conda env create -f environment.yml",
+                 "conda activate mnistcnn", "python course.py setup --no-venv", "originals/convnet/"):
+        assert line in readme, line
+    makefile = (built.folder / "Makefile").read_text()
+    for command in course.COMMANDS:
+        assert f"$(PYTHON) course.py {command}" in makefile
+
+
 def load_course(folder: Path):
     """The kit's course.py as a module (it is not a package)."""
     import importlib.util
