@@ -8,7 +8,7 @@ KERNEL := mnistcnn
 ASSIGNMENT := convnet
 PYTEST_ARGS ?=
 
-.PHONY: help setup data lab test test-fast lint notebooks validate seeds grade examples bench redteam clean
+.PHONY: help setup data lab test test-fast lint notebooks validate seeds grade examples bench redteam kit clean
 
 help:
 	@echo "make lab        set everything up, then open JupyterLab on the notebooks"
@@ -18,6 +18,7 @@ help:
 	@echo "make grade      grade the example submissions (or SOURCE=folder-or-zip): feedback, CSV, report"
 	@echo "make notebooks  regenerate notebooks/ (student version) from solutions/ with nbgrader"
 	@echo "make validate   nbgrader validate: solutions pass, the student version fails cleanly"
+	@echo "make kit        the students' kit: dist/convnet-kit/ and dist/convnet-kit.zip"
 	@echo "make lint       ruff"
 	@echo "make seeds      the test accuracy of the training recipe over 12 seeds (~15 min)"
 	@echo "make redteam    grade the red-team corpus in the sandbox (~12 min): docs/redteam.md"
@@ -75,6 +76,10 @@ SOURCE ?= examples/submissions
 grade: setup
 	$(BIN)/mnistcnn-grade $(SOURCE) $(GRADE_ARGS)
 
+# What the students get (autograder/kit.py): notebooks, mnistcnn/, pinned requirements, course.py.
+kit: $(STAMP)
+	$(BIN)/python -m autograder.kit
+
 examples: $(STAMP)
 	$(BIN)/python -m autograder.examples
 
@@ -92,4 +97,4 @@ redteam: setup
 	$(BIN)/python -m autograder.redteam --table $(REDTEAM_DIR)
 
 clean:
-	rm -rf $(VENV) data grading gradebook.db
+	rm -rf $(VENV) data grading gradebook.db dist

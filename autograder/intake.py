@@ -8,6 +8,9 @@ Canvas's ``-1`` in ``01_data-1.ipynb`` is ignored):
 * Canvas: ``<login>[_late]_<userid>_<submissionid>_<file>``, e.g. ``doejane_1234_5678_01_data.ipynb``;
 * Moodle: ``<Full Name>_<userid>_assignsubmission_file_<file>``, as a flat file or as a folder
   holding the student's files.
+* a zip of a student's notebooks, such as the one the students' kit writes (``convnet-<id>.zip``
+  holding ``<id>/convnet/01_data.ipynb`` ...), alone or as the ``<file>`` of a Canvas or Moodle
+  download: the LMS's (or the folder's) student wins over the ``<id>`` inside.
 
 A ``.zip`` archive is unpacked safely first: entries with absolute paths or ``..``, links, and
 files over the size limit are refused and reported. Nothing is ever written into the source.
@@ -172,6 +175,8 @@ def collect(source: Path, notebooks: list[str], workdir: Path) -> Intake:
             intake.students_of[printable(rel)] = student
         if path.stat().st_size > MAX_FILE_BYTES:
             intake.unmapped.append((printable(rel), f"larger than {MAX_FILE_BYTES:,} bytes"))
+        elif path.suffix.lower() == ".zip" and zipfile.is_zipfile(path):
+            add_handin_zip(intake, path, printable(rel), student, workdir, notebooks)
         elif student and nb:
             intake.add(student, nb, path, printable(rel))
         elif student and path.name == "timestamp.txt":
@@ -192,6 +197,34 @@ def _identify(intake: Intake, student: str, identity: LmsIdentity) -> None:
         intake.identities[student] = identity
     else:  # two LMS people with one name: the grade imports would mix them up
         intake.unmapped.append((student, f"two LMS identities for one student name: {known.uid} and {identity.uid}"))
+
+
+def add_handin_zip(intake: Intake, path: Path, origin: str, student: str | None, workdir: Path,
+                   notebooks: list[str]) -> None:
+    """A zip inside the source, such as the students' hand-in (``<id>/convnet/01_data.ipynb`` ...):
+    its notebooks go to the student the LMS file name or folder names, else to the ``<id>`` inside."""
+    dest = Path(workdir) / "zips" / hashlib.sha256(origin.encode()).hexdigest()[:16]
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    try:
+        intake.unmapped += [(f"{origin}/{name}", why) for name, why in safe_extract(path, dest)]
+    except (ValueError, zipfile.BadZipFile) as exc:
+        intake.unmapped.append((origin, f"archive not unpacked ({exc})"))
+        return
+    for inner in sorted(p for p in dest.rglob("*") if p.is_file()):
+        rel = inner.relative_to(dest)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        owner = student or (slug(rel.parts[0]) if len(rel.parts) >= 2 else None)
+        where, nb = f"{origin}/{printable(rel.as_posix())}", notebook_name(inner.name, notebooks)
+        if owner:
+            intake.submissions.setdefault(owner, {})
+            intake.students_of[where] = owner
+        if owner and nb:
+            intake.add(owner, nb, inner, where)
+        else:
+            intake.unmapped.append((where, f"not a notebook of the assignment ({', '.join(notebooks)})" if owner
+                                    else "no student recognised in the archive's folder"))
 
 
 def sha256_files(paths: dict[str, Path]) -> str:

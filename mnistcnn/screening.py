@@ -1,0 +1,134 @@
+"""Would a notebook be graded, and what was changed? The checks on a notebook file's bytes.
+
+One home for both sides: the grader screens every submitted notebook with them before any of it
+runs (``autograder/screen.py``), and the students' hand-in (``mnistcnn/handin.py``) refuses a
+notebook the grader would grade as missing, with the same reason. Nothing of the notebook is run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
+
+
+@dataclass
+class Screening:
+    """The verdict on one file: usable (graded) or not (graded as missing), the notes, the notebook."""
+
+    usable: bool
+    notes: list[str] = field(default_factory=list)
+    notebook: Any = None  # the nbformat notebook when usable
+
+
+def released_cells(path) -> dict:
+    """grade_id -> (cell_type, source, is_test, position) of a released (student-version) notebook."""
+    import nbformat
+
+    out = {}
+    for pos, cell in enumerate(nbformat.read(path, as_version=4).cells):
+        meta = cell.metadata.get("nbgrader", {})
+        gid = meta.get("grade_id")
+        if gid and (meta.get("grade") or meta.get("solution")):
+            out[gid] = {"cell_type": cell.cell_type, "source": cell.source,
+                        "test": bool(meta.get("grade")) and not meta.get("solution"), "position": pos}
+    return out
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n:,} bytes"
+
+
+def _missing(text: str) -> Screening:
+    return Screening(False, [text])
+
+
+def screen_file(data: bytes, filename: str, released: dict, max_bytes: int = MAX_NOTEBOOK_BYTES) -> Screening:
+    """Screen the bytes of ``filename`` against its released cells (see :func:`released_cells`)."""
+    if len(data) == 0:
+        return _missing(f"{filename} is empty (0 bytes): graded as missing")
+    if len(data) > max_bytes:
+        return _missing(f"{filename} is {_size(len(data))}, over the limit of {_size(max_bytes)}: "
+                        "graded as missing (clear the outputs and save again)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return _missing(f"{filename} is not UTF-8 text (byte {exc.start}): not a notebook, graded as missing")
+    try:
+        raw = json.loads(text)
+    except ValueError as exc:
+        return _missing(f"{filename} is not a readable notebook: invalid JSON ({exc}); graded as missing. "
+                        "Download it again from JupyterLab (File > Download)")
+    if not isinstance(raw, dict) or "cells" not in raw and "worksheets" not in raw:
+        return _missing(f"{filename} is JSON but not a notebook: graded as missing")
+    major = raw.get("nbformat")
+    if major != 4:
+        return _missing(f"{filename} is in notebook format {major}, not 4: graded as missing "
+                        "(open it in JupyterLab and save it again)")
+    try:
+        import nbformat
+
+        nb = nbformat.reads(text, as_version=4)
+    except Exception as exc:  # noqa: BLE001 - any reading error means the same to the student
+        return _missing(f"{filename} could not be read as a notebook ({type(exc).__name__}): graded as missing")
+    return _screen_cells(nb, filename, released)
+
+
+def _grade_id(cell) -> str | None:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta.get("grade_id") if isinstance(meta, dict) else None
+
+
+def _screen_cells(nb, filename: str, released: dict) -> Screening:
+    notes: list[str] = []
+    seen: dict[str, int] = {}
+    order = []
+    for cell in nb.cells:
+        gid = _grade_id(cell)
+        if not gid or gid not in released:
+            continue
+        seen[gid] = seen.get(gid, 0) + 1
+        if seen[gid] > 1:
+            continue
+        order.append(gid)
+        notes += _changed(cell, gid, released[gid], filename)
+    if not order:
+        return _missing(f"{filename} contains none of the graded cells of this notebook "
+                        "(another assignment's notebook, or its nbgrader metadata was removed): graded as missing")
+    notes += _copied_and_missing(seen, released, filename)
+    expected = [g for g in sorted(released, key=lambda g: released[g]["position"]) if g in seen]
+    if order != expected:
+        moved = next(a for a, b in zip(order, expected) if a != b)
+        notes.append(f"{filename}: graded cells are not in their original order (first moved: {moved}); "
+                     "they were run in the order of the file")
+    return Screening(True, notes, nb)
+
+
+def _changed(cell, gid: str, want: dict, filename: str) -> list[str]:
+    if cell.cell_type != want["cell_type"]:
+        return [f"{filename}: cell {gid} was changed from {want['cell_type']} to {cell.cell_type}; "
+                f"the grader changed it back and ran it"]
+    if want["test"] and cell.source != want["source"]:
+        return [f"{filename}: test cell {gid} was edited; the original test was run instead"]
+    return []
+
+
+def _copied_and_missing(seen: dict[str, int], released: dict, filename: str) -> list[str]:
+    notes = [f"{filename}: graded cell {gid} appears {count} times (a copied cell); only the first counts"
+             for gid, count in seen.items() if count > 1]
+    for gid, want in released.items():
+        if gid not in seen:
+            kind = "test cell" if want["test"] else "answer cell"
+            notes.append(f"{filename}: {kind} {gid} is missing (deleted, or its nbgrader metadata removed): "
+                         + ("the grader put the original test back and ran it" if want["test"]
+                            else "the grader put the blank answer cell back, so the tests that use it fail"))
+    return notes
+
+
+def unanswered(nb, released: dict) -> bool:
+    """True when every answer cell of ``nb`` is still exactly as released (nothing of the work is saved)."""
+    answers = {gid: want["source"] for gid, want in released.items() if not want["test"]}
+    found = {gid: cell.source for cell in nb.cells if (gid := _grade_id(cell)) in answers}
+    return bool(answers) and all(found.get(gid, blank) == blank for gid, blank in answers.items())

@@ -1,0 +1,286 @@
+"""The students' kit (autograder/kit.py): what is in it, what is not, and that it works on its own.
+
+The fast tests build the kit and search it; the slow ones set a fresh copy of it up with its own
+`course.py setup` (a real .venv, pip's cache) and run its `check`, `lab` and `handin` commands.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import intake, kit, release
+from autograder.grade import notebook_names
+
+REGION = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
+FORBIDDEN = ("autograder/", "solutions/", "examples/", "tests/", "grading/", "docs/", "tools/", "redteam",
+             "judge", "reference", "gradebook")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    return kit.build(tmp_path_factory.mktemp("dist"))
+
+
+def nontrivial(line: str) -> bool:
+    """A line that says something: three words or numbers at least (not `return model`, `])`, `pass`)."""
+    return len(re.findall(r"\w+", line)) >= 3
+
+
+def secret_lines() -> set[str]:
+    """Every line of a solution or hidden-test region of solutions/ that is not also public in it."""
+    secret, public = set(), set()
+    for path in sorted(release.SOLUTIONS.glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            inside = False
+            for line in cell.source.splitlines():
+                if REGION.match(line):
+                    inside = line.split()[1] == "BEGIN"
+                    continue
+                (secret if inside else public).add(line.strip())
+    return {line for line in secret - public if nontrivial(line)}
+
+
+def text_lines(name: str, data: bytes) -> set[str]:
+    """The stripped lines of a kit file; of a notebook, of every string in it (sources, outputs)."""
+    text = data.decode("utf-8", "replace")
+    if name.endswith(".ipynb"):
+        strings, todo = [], [json.loads(text)]
+        while todo:
+            item = todo.pop()
+            if isinstance(item, str):
+                strings.append(item)
+            elif isinstance(item, dict | list):
+                todo += item.values() if isinstance(item, dict) else item
+        text = "".join(s if s.endswith("\n") else s + "\n" for s in strings)
+    return {line.strip() for line in text.splitlines()}
+
+
+def test_the_secret_lines_are_found():
+    secret = secret_lines()
+    assert 'return images.reshape((len(images), 28, 28, 1)).astype("float32") / 255' in secret
+    assert "checks.check_test_accuracy(checks.trained(globals().get(\"model\")))" in secret
+    assert 'layers.Dense(10, activation="softmax"),' not in secret  # also in the lesson's own code
+    assert len(secret) > 30
+
+
+def test_no_line_of_a_solution_or_hidden_test_is_in_the_kit(built):
+    secret = secret_lines()
+    for rel in built.files:
+        leaked = secret & text_lines(rel, (built.folder / rel).read_bytes())
+        assert not leaked, f"{rel} holds lines of solutions/: {sorted(leaked)[:3]}"
+    with zipfile.ZipFile(built.archive) as zf:
+        for name in zf.namelist():
+            assert not secret & text_lines(name, zf.read(name)), f"{name} in the zip holds lines of solutions/"
+
+
+def test_the_search_finds_a_leak(built, tmp_path):
+    leaky = tmp_path / "02_convnet.ipynb"
+    shutil.copy(release.SOLUTIONS / "02_convnet.ipynb", leaky)
+    assert secret_lines() & text_lines(leaky.name, leaky.read_bytes())
+
+
+def test_the_kit_holds_what_students_need_and_no_grader_material(built):
+    for rel in ["README.md", "course.py", "Makefile", "requirements.txt", "environment.yml",
+                "nbgrader_config.py", "mnistcnn/__init__.py", "mnistcnn/checks.py", "mnistcnn/handin.py",
+                *(f"{folder}convnet/{nb}.ipynb" for folder in ("", "originals/") for nb in notebook_names())]:
+        assert rel in built.files
+    for rel in built.files:
+        assert not any(word in rel for word in FORBIDDEN), rel
+        assert "__pycache__" not in rel and not rel.endswith(".npz")
+        data = (built.folder / rel).read_bytes()
+        assert b"HIDDEN TESTS" not in data and b"BEGIN SOLUTION" not in data, rel
+    with zipfile.ZipFile(built.archive) as zf:
+        assert sorted(zf.namelist()) == [f"convnet-kit/{rel}" for rel in built.files]
+    for nb in notebook_names():
+        released = (release.NOTEBOOKS / f"{nb}.ipynb").read_bytes()
+        assert (built.folder / "convnet" / f"{nb}.ipynb").read_bytes() == released
+
+
+def test_requirements_are_the_pins_of_pyproject(built):
+    reqs = [line for line in (built.folder / "requirements.txt").read_text().splitlines()
+            if line and not line.startswith("#")]
+    pyproject = (release.ROOT / "pyproject.toml").read_text()
+    assert reqs and all(f'"{req}"' in pyproject for req in reqs)
+    assert "tensorflow-cpu==2.21.0; sys_platform == 'linux'" in reqs and "nbgrader==0.9.6" in reqs
+    assert not any(req.startswith(("pytest", "ruff", "playwright", "distributed", "psycopg2")) for req in reqs)
+    env = (built.folder / "environment.yml").read_text()
+    assert [line.strip()[2:] for line in env.splitlines() if line.startswith("      - ")] == reqs
+    assert "-e ." not in env
+
+
+def test_the_kernel_is_the_courses():
+    """The kit's kernel has the name, display name and environment of the Makefile's ipykernel line."""
+    sys.path.insert(0, str(kit.TEMPLATE))
+    try:
+        import course
+    finally:
+        sys.path.remove(str(kit.TEMPLATE))
+    makefile = (release.ROOT / "Makefile").read_text()
+    assert f'--display-name "{course.KERNEL_DISPLAY_NAME}"' in makefile
+    assert "KERNEL := " + course.KERNEL_NAME in makefile
+    assert dict(re.findall(r"--env (\w+) (\S+)", makefile)) == course.KERNEL_ENV
+    for plugin in course.LAB_PLUGINS_OFF:
+        assert f'"{plugin}"' in makefile
+
+
+def test_the_readme_gives_the_commands_for_each_system(built):
+    readme = (built.folder / "README.md").read_text()
+    course = load_course(built.folder)
+    for command in course.COMMANDS:
+        assert f"python3 course.py {command}" in readme and f"py course.py {command}" in readme, command
+    for line in ("make lab", "make check", "make handin STUDENT=", "conda env create -f environment.yml",
+                 "conda activate mnistcnn", "python course.py setup --no-venv", "originals/convnet/"):
+        assert line in readme, line
+    makefile = (built.folder / "Makefile").read_text()
+    for command in course.COMMANDS:
+        assert f"$(PYTHON) course.py {command}" in makefile
+
+
+def load_course(folder: Path):
+    """The kit's course.py as a module (it is not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("course", folder / "course.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_course_py_finds_the_venvs_python_on_every_system(built, monkeypatch, capsys):
+    course = load_course(built.folder)
+    assert course.venv_python() == built.folder / ".venv" / "bin" / "python"
+    monkeypatch.setattr(course.os, "name", "nt")
+    assert course.venv_python() == built.folder / ".venv" / "Scripts" / "python.exe"
+    assert course.main(["nonsense"]) == 2 and "course.py handin --student ID" in capsys.readouterr().out
+
+
+def test_course_py_handin_refuses_blank_notebooks_and_zips_solved_ones(built, tmp_path):
+    """`python course.py handin` in a copy of the kit, with this environment's Python as the course's."""
+    folder = tmp_path / "kit"
+    shutil.copytree(built.folder, folder)
+    (folder / ".course-python").write_text(sys.executable)
+    run = [sys.executable, "course.py", "handin", "--student", "ada"]
+    proc = subprocess.run(run, cwd=folder, capture_output=True, text=True)
+    assert proc.returncode == 1 and proc.stdout.count("every answer cell is as handed out") == 3, proc.stdout
+    assert not (folder / "convnet-ada.zip").exists()
+    release.solved_copy(folder / "convnet")
+    proc = subprocess.run(run, cwd=folder, capture_output=True, text=True)
+    assert proc.returncode == 0 and f"Wrote {folder / 'convnet-ada.zip'}" in proc.stdout, proc.stdout + proc.stderr
+
+
+# --- set up from a fresh copy, with the kit's own commands ---------------------------------------
+
+def course_cmd(folder: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    env = {**os.environ, "MNIST_PATH": str(release.ROOT / "data" / "mnist.npz")}
+    env.pop("VIRTUAL_ENV", None)
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if not p.startswith(str(release.ROOT)))
+    python = shutil.which("python3", path=env["PATH"]) or sys.executable
+    return subprocess.run([python, "course.py", *args], cwd=folder, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def set_up(built, tmp_path_factory):
+    """A fresh copy of the kit, unpacked from its zip, set up with `python3 course.py setup`."""
+    where = tmp_path_factory.mktemp("student")
+    with zipfile.ZipFile(built.archive) as zf:
+        zf.extractall(where)
+    folder = where / kit.NAME
+    start = time.perf_counter()
+    proc = course_cmd(folder, "setup")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    print(f"course.py setup: {time.perf_counter() - start:.0f} s")
+    return folder
+
+
+def validate_sections(output: str) -> dict[str, list[str]]:
+    """`course.py check`'s output: notebook name -> the error of every failed cell."""
+    sections = re.split(r"^=== (\S+\.ipynb): ", output, flags=re.M)[1:]
+    return {name: text.split("The following cell failed:")[1:] for name, text in zip(sections[::2], sections[1::2])}
+
+
+@pytest.mark.slow
+def test_setup_makes_the_course_environment(set_up):
+    python = set_up / (set_up / ".course-python").read_text().strip()
+    assert python == set_up / ".venv" / "bin" / "python" and python.exists()
+    spec = json.loads((set_up / ".venv" / "share" / "jupyter" / "kernels" / "mnistcnn" / "kernel.json").read_text())
+    assert spec["display_name"] == "Python 3 (Convnets on MNIST)" and spec["env"]["PYTHONPATH"] == str(set_up)
+    proc = subprocess.run([str(python), "-c", "import nbgrader, keras; print(keras.__version__)"],
+                          capture_output=True, text=True, cwd=set_up)
+    assert proc.stdout.strip() == "3.15.1"
+
+
+@pytest.mark.slow
+def test_check_fails_cleanly_on_the_blank_notebooks(set_up):
+    proc = course_cmd(set_up, "check")
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    failed = validate_sections(proc.stdout)
+    assert sorted(failed) == [f"{nb}.ipynb" for nb in notebook_names()]
+    for name, errors in failed.items():
+        assert len(errors) == len(release.graded_cells(release.NOTEBOOKS / name)), name
+        for error in errors:
+            assert "NotImplementedError" in error or "CheckFailed" in error, error[-800:]
+    assert "fatal error" not in proc.stdout + proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_check_passes_on_solved_notebooks_and_they_hand_in(set_up, tmp_path):
+    for nb in release.solved_copy(tmp_path / "solved").glob("*.ipynb"):
+        shutil.copy(nb, set_up / "convnet" / nb.name)
+    proc = course_cmd(set_up, "check", timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert proc.stdout.count("Success! Your notebook passes all the tests.") == len(notebook_names())
+    proc = course_cmd(set_up, "handin", "--student", "ada")
+    assert proc.returncode == 0 and "convnet-ada.zip" in proc.stdout, proc.stdout + proc.stderr
+    found = intake.collect(set_up / "convnet-ada.zip", notebook_names(), tmp_path / "work")
+    assert set(found.submissions) == {"ada"} and sorted(found.submissions["ada"]) == notebook_names()
+
+
+def get(url: str, wait: float = 60) -> bytes:
+    """The body at ``url``, once the server accepts connections (it prints its address a moment before)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return urllib.request.urlopen(url, timeout=30).read()
+        except urllib.error.URLError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+@pytest.mark.slow
+def test_lab_serves_the_notebooks_with_the_courses_kernel(set_up):
+    python = set_up / (set_up / ".course-python").read_text().strip()
+    cmd = [str(python), "course.py", "lab", "--no-browser", "--port=18931", "--ServerApp.port_retries=20"]
+    if os.geteuid() == 0:
+        cmd.append("--allow-root")
+    proc = subprocess.Popen(cmd, cwd=set_up, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)  # its own process group: JupyterLab ends with it
+    try:
+        url = None
+        for line in proc.stdout:
+            if m := re.search(r"(http://127\.0\.0\.1:\d+)/lab\?token=(\w+)", line):
+                url, token = m[1], m[2]
+                break
+        assert url, "JupyterLab did not start"
+        specs = json.loads(get(f"{url}/api/kernelspecs?token={token}"))
+        assert "mnistcnn" in specs["kernelspecs"]
+        page = get(f"{url}/api/contents/convnet/01_data.ipynb?token={token}")
+        assert json.loads(page)["content"]["metadata"]["kernelspec"]["name"] == "mnistcnn"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
