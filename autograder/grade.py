@@ -166,6 +166,7 @@ class JobResult:
     log: str = ""
     seconds: float = 0.0
     judge_seconds: float | None = None
+    threshold: float | None = None  # the test accuracy this result was judged against (the class report reads it)
     autograded: dict = field(default_factory=dict)
     feedback: dict = field(default_factory=dict)
 
@@ -402,7 +403,8 @@ def grade_one(job: Job) -> JobResult:
     temporary folders."""
     t0 = time.perf_counter()
     result = JobResult(job.student, job.input_sha, pid=os.getpid(), host=os.uname().nodename,
-                       incidents=list(job.incidents), sandbox="bubblewrap" if job.sandbox else "none")
+                       incidents=list(job.incidents), sandbox="bubblewrap" if job.sandbox else "none",
+                       threshold=job.threshold)
     paths = None
     try:
         if job.started_marker:  # lets a test see which worker runs which job
@@ -691,7 +693,7 @@ def grade_class(source: Path, ws: Workspace, *, workers: int | None = None, thre
                "errors": {}}
     _write_atomic(ws.path / "run.json", json.dumps({
         "source": str(source), "unmapped": found.unmapped, "sandbox": "bubblewrap" if box else "none",
-        "limits": box["limits"] if box else None}, indent=1).encode())
+        "limits": box["limits"] if box else None, "threshold": threshold}, indent=1).encode())
     if specs:
         template = prepare_gradebook(ws)
         solutions = {p.name: p.read_bytes() for p in sorted(release.SOLUTIONS.glob("*.ipynb"))}
