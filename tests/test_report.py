@@ -9,6 +9,7 @@ could not be graded, late penalties.
 
 import json
 import re
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -16,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from nbgrader.api import Gradebook
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from autograder import grade, release, report
 
@@ -66,6 +69,7 @@ def register(ws: grade.Workspace, cells: dict) -> None:
 
 
 def result_of(student: str, cells: dict, planted: dict, rng, threshold: float | None) -> dict:
+    """A result as a grading job returns it (grade.JobResult), with the submission's time."""
     failed = set(rng.choice(sum(map(len, cells.values())), size=int(rng.integers(0, 4)), replace=False))
     grades, k = {}, 0
     for nb, ids in cells.items():
@@ -79,25 +83,55 @@ def result_of(student: str, cells: dict, planted: dict, rng, threshold: float | 
     if accuracy is not None and accuracy < (threshold or 0.99):
         grades["03_training"]["test_accuracy_99"]["auto_score"] = 0.0
     error = student in planted["errors"]
-    return {"student": student, "input_sha": "0" * 64, "status": "error" if error else "ok",
-            "error": "nbgrader autograde failed: kernel died" if error else None, "sandbox": "bubblewrap",
-            "grades": {} if error else grades, "accuracy": None if error else accuracy,
-            "accuracy_note": "", "history": None if (error or no_model) else history(rng, accuracy < 0.5),
-            "seconds": planted["slow"].get(student, float(rng.uniform(150, 350))), "threshold": threshold,
-            "timestamp": str(datetime(2026, 11, 30, 12) + timedelta(minutes=int(rng.integers(0, 2000)))),
-            "incidents": [{"notebook": "02_convnet", "cell": None, "kind": "changed",
-                           "text": f"test_build_model of {student} was edited and put back as released"}]
-            if student.endswith("9") else [],
-            "autograded": {}, "feedback": {} if error else {f"{nb}.html": f"<h1>{student} {nb}</h1>".encode()
-                                                           for nb in cells}}
+    result = grade.JobResult(
+        student, "0" * 64, status="error" if error else "ok", sandbox="bubblewrap",
+        error="nbgrader autograde failed: kernel died" if error else None, grades={} if error else grades,
+        accuracy=None if error else accuracy, history=None if (error or no_model) else history(rng, accuracy < 0.5),
+        seconds=planted["slow"].get(student, float(rng.uniform(150, 350))), threshold=threshold,
+        incidents=[{"notebook": "02_convnet", "cell": None, "kind": "changed",
+                    "text": f"test_build_model of {student} was edited and put back as released"}]
+        if student.endswith("9") else [],
+        feedback={} if error else {f"{nb}.html": f"<h1>{student} {nb}</h1>".encode() for nb in cells})
+    return {**asdict(result), "timestamp": str(datetime(2026, 11, 30, 12) + timedelta(minutes=int(rng.integers(0, 2000))))}
+
+
+def store_together(ws: grade.Workspace, results: list[dict]) -> None:
+    """What grade.write_result stores, for many results in one gradebook session (a session per student,
+    as the writer opens while grading, would take a minute for 300 students)."""
+    grade._quiet_sqlalchemy()  # nbgrader's add_submission trips SQLAlchemy's autoflush warnings, as in the writer
+    with Gradebook(ws.db_url) as gb:
+        for r in results:
+            if r["status"] == "ok":
+                gb.update_or_create_student(r["student"])
+                sub = gb.add_submission(grade.ASSIGNMENT, r["student"], timestamp=r["timestamp"])
+                for nb in sub.notebooks:
+                    for g in nb.grades:
+                        g.auto_score, g.needs_manual_grade = r["grades"][nb.name][g.name]["auto_score"], False
+                r["score"], r["max_score"] = sum(g["auto_score"] for nb in r["grades"].values() for g in nb.values()), \
+                    sum(g["max_score"] for nb in r["grades"].values() for g in nb.values())
+        gb.db.commit()
+    for r in results:
+        for name, data in r.pop("feedback").items():
+            path = ws.path / "feedback" / r["student"] / grade.ASSIGNMENT / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        r.pop("autograded")
+        r["graded_at"] = "2026-12-01T09:00:00+00:00"
+        ws.result_path(r["student"]).write_text(json.dumps(r, indent=1, sort_keys=True))
 
 
 def synthetic_class(root: Path, n: int, threshold: float | None = 0.99, run_threshold: float | None = None):
+    """A class of n students stored as mnistcnn-grade stores it: by its own writer for a small class,
+    in one gradebook session for a large one."""
     rng = np.random.default_rng(n)
     ws, cells, planted = grade.Workspace(root), graded_cells(), plant(n)
     register(ws, cells)
-    for student in planted["names"]:
-        grade.write_result(ws, result_of(student, cells, planted, rng, threshold))
+    results = [result_of(student, cells, planted, rng, threshold) for student in planted["names"]]
+    if n > report.FEW:
+        store_together(ws, results)
+    else:
+        for r in results:
+            grade.write_result(ws, r)
     with Gradebook(ws.db_url) as gb:
         for student, penalty in planted["late"].items():
             gb.find_submission_notebook("03_training", grade.ASSIGNMENT, student).late_submission_penalty = penalty
@@ -156,8 +190,22 @@ def assert_integer_ticks(axis, lo, hi):
     assert ticks and all(float(t).is_integer() for t in ticks), ticks
 
 
+def _no_disk_sync(connection, _record):
+    """SQLite without waiting for the disk at each commit: the rows are the same, the class is built
+    in seconds instead of a minute (nbgrader commits several times per student)."""
+    if type(connection).__module__.startswith("sqlite3"):
+        connection.execute("PRAGMA synchronous = OFF")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fast_sqlite():
+    event.listen(Engine, "connect", _no_disk_sync)
+    yield
+    event.remove(Engine, "connect", _no_disk_sync)
+
+
 @pytest.fixture(scope="module", params=[300, 5], ids=["300_students", "5_students"])
-def klass(request, tmp_path_factory):
+def klass(request, tmp_path_factory, fast_sqlite):
     ws, planted = synthetic_class(tmp_path_factory.mktemp(f"class{request.param}"), request.param)
     data = report.class_data(ws)
     page = Page(report.write_report(ws).read_text())
