@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.ticker import MaxNLocator, PercentFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, PercentFormatter  # noqa: E402
 
 from mnistcnn.expected import ACCURACY_THRESHOLD  # noqa: E402
 
@@ -60,7 +60,7 @@ TEXT = {
     "acc_title": "Test accuracy measured by the grader",
     "acc_required": "{t:.0%} required",
     "acc_x": "test accuracy",
-    "acc_zoom": "{lo:.0%} to 100 %: {k} of {n} students",
+    "acc_zoom": "{lo:.0%} to 100%: {k} of {n} students",
     "acc_more": "and {k} more below",
     "acc_alt": "Test accuracy of {n} trained convnets, measured by the grader: median {median:.2%}; {below} "
                "below the required {t:.0%}{names}.",
@@ -226,9 +226,26 @@ def _point_style(n: int) -> dict:
 
 
 def _name_points(ax, points: list[tuple[str, float, float]]) -> None:
-    """Student names next to their points, alternately above and below."""
+    """Student names next to their points, alternately above and below; on the left of points near the
+    right edge."""
+    lo, hi = ax.get_xlim()
     for i, (name, x, y) in enumerate(points):
-        ax.annotate(name, (x, y), xytext=(4, 7 if i % 2 == 0 else -11), textcoords="offset points", fontsize=7)
+        right = ax.transLimits.transform((x, y))[0] > 0.75 if hi > lo else False
+        ax.annotate(name, (x, y), xytext=(-4 if right else 4, 7 if i % 2 == 0 else -11), textcoords="offset points",
+                    fontsize=7, ha="right" if right else "left")
+
+
+def _name_curve_ends(ax, ends: list[tuple[str, float, float]]) -> None:
+    """Names at the right end of few curves, moved apart vertically so that none covers another."""
+    lo, hi = ax.get_ylim()
+    gap, ends = 0.05 * (hi - lo), sorted(ends, key=lambda end: end[2])
+    at = []
+    for _, _, y in ends:
+        at.append(max(min(max(y, lo), hi), at[-1] + gap if at else -np.inf))
+    shift = min(0.0, hi - at[-1]) if at else 0.0
+    for (name, x, y), text_y in zip(ends, at):
+        ax.annotate(name, (x, y), xytext=(x + 0.1, text_y + shift), textcoords="data", fontsize=7, va="center",
+                    arrowprops={"arrowstyle": "-", "color": "grey", "linewidth": 0.5})
 
 
 def fig_scores(data: dict):
@@ -309,14 +326,18 @@ def _curves_legend(ax) -> None:
 
 
 def _clip_accuracy_axis(ax, histories: dict) -> None:
-    """Keep the class's curves readable: the axis starts at the 5th percentile of all accuracy values."""
-    values = [v for h in histories.values() for k in ("accuracy", "val_accuracy") for v in h.get(k, [])]
-    if not values:
+    """Keep the class's curves readable: the axis leaves out only the curves whose lowest point is far
+    below the others' (under the lower quartile of the lowest points by 1.5 interquartile ranges)."""
+    lowest = np.array([min(h.get("accuracy", []) + h.get("val_accuracy", []), default=np.nan)
+                       for h in histories.values()])
+    lowest = lowest[~np.isnan(lowest)]
+    if not len(lowest):
         return
-    low = float(np.percentile(values, 5))
-    low = max(0.0, low - 0.1 * (1 - low))
+    q1, q3 = np.percentile(lowest, [25, 75])
+    low = float(lowest[lowest >= q1 - 1.5 * (q3 - q1)].min())
+    low = max(0.0, low - 0.05 * (1 - low))
     ax.set_ylim(low, 1.0 + 0.02 * (1 - low))
-    clipped = sum(min(h.get("accuracy", []) + h.get("val_accuracy", []), default=1) < low for h in histories.values())
+    clipped = int((lowest < low).sum())
     if clipped:
         ax.text(0.99, 0.02, TEXT["clipped"].format(k=clipped), transform=ax.transAxes, ha="right", fontsize=7)
 
@@ -334,8 +355,8 @@ def fig_curves(data: dict):
         ax_loss.set_yscale("log")
     _clip_accuracy_axis(ax_acc, histories)
     if len(histories) <= FEW:
-        _name_points(ax_acc, [(s, len(h["accuracy"]), h["accuracy"][-1]) for s, h in sorted(histories.items())
-                              if h.get("accuracy")])
+        _name_curve_ends(ax_acc, [(s, len(h["accuracy"]), h["accuracy"][-1]) for s, h in sorted(histories.items())
+                                  if h.get("accuracy")])
     _curves_legend(ax_loss)
     fig.suptitle(TEXT["curves_title"].format(n=len(histories)))
     return fig, _curves_alt(histories)
@@ -357,12 +378,12 @@ def fig_accuracy(data: dict):
     x, y = np.array([acc[s] for s in students]), _jitter(len(students))
     low = {s for s, _ in below}
     ax.scatter(x, y, c=[BAD if s in low else GOOD for s in students], gid="students", **_point_style(len(x)))
+    ax.axvline(t, color="black", linestyle=":", label=TEXT["acc_required"].format(t=t), gid="threshold")
+    ax.set_ylim(-0.6, 0.6)
     named = students if len(students) <= FEW else [s for s, _ in below[:NAMED]]
     _name_points(ax, [(s, acc[s], y[students.index(s)]) for s in named])
     if len(below) > NAMED and len(students) > FEW:
         ax.text(0.01, 0.03, TEXT["acc_more"].format(k=len(below) - NAMED), transform=ax.transAxes, fontsize=7)
-    ax.axvline(t, color="black", linestyle=":", label=TEXT["acc_required"].format(t=t), gid="threshold")
-    ax.set_ylim(-0.6, 0.6)
     ax.set_yticks([])
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlabel(TEXT["acc_x"])
@@ -379,9 +400,10 @@ def _accuracy_zoom(ax, values: np.ndarray, t: float) -> None:
     lo = max(0.0, t - 0.01)
     bins = np.linspace(lo, 1.0, int(round((1.0 - lo) / 0.001)) + 1)
     near = values[values >= lo]
-    ax.hist(near, bins=bins, color=GOOD, edgecolor="white")
+    ax.hist([near[near < t], near[near >= t]], bins=bins, color=[BAD, GOOD], edgecolor="white", stacked=True)
     ax.axvline(t, color="black", linestyle=":")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(5))
     ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
     ax.set_xlim(lo, 1.0)
     ax.set_ylabel(TEXT["students"])
@@ -402,6 +424,9 @@ def fig_time(data: dict):
     log = len(x) > 0 and x.min() > 0 and x.max() / x.min() > 20
     if log:
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_yticks([])
     ax.set_xlabel(TEXT["time_x"].format(log=TEXT["time_log"] if log else ""))
     ax.set_title(TEXT["time_title"])
@@ -416,6 +441,7 @@ def fig_time(data: dict):
 
 def _png(fig, save_as: Path | None = None) -> str:
     buf = io.BytesIO()
+    fig.tight_layout()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
     if save_as is not None:

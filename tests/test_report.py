@@ -92,7 +92,8 @@ def result_of(student: str, cells: dict, planted: dict, rng, threshold: float | 
                     "text": f"test_build_model of {student} was edited and put back as released"}]
         if student.endswith("9") else [],
         feedback={} if error else {f"{nb}.html": f"<h1>{student} {nb}</h1>".encode() for nb in cells})
-    return {**asdict(result), "timestamp": str(datetime(2026, 11, 30, 12) + timedelta(minutes=int(rng.integers(0, 2000))))}
+    submitted = datetime(2026, 11, 30, 12) + timedelta(minutes=int(rng.integers(0, 2000)))
+    return {**asdict(result), "timestamp": str(submitted)}
 
 
 def store_together(ws: grade.Workspace, results: list[dict]) -> None:
