@@ -9,6 +9,7 @@ could not be graded, late penalties.
 
 import json
 import re
+import shutil
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
@@ -205,9 +206,21 @@ def fast_sqlite():
     event.remove(Engine, "connect", _no_disk_sync)
 
 
+@pytest.fixture(scope="module")
+def classes(tmp_path_factory, fast_sqlite):
+    """The synthetic classes, each built once: size -> (workspace, planted)."""
+    built = {}
+
+    def get(n: int):
+        if n not in built:
+            built[n] = synthetic_class(tmp_path_factory.mktemp(f"class{n}"), n)
+        return built[n]
+    return get
+
+
 @pytest.fixture(scope="module", params=[300, 5], ids=["300_students", "5_students"])
-def klass(request, tmp_path_factory, fast_sqlite):
-    ws, planted = synthetic_class(tmp_path_factory.mktemp(f"class{request.param}"), request.param)
+def klass(request, classes):
+    ws, planted = classes(request.param)
     data = report.class_data(ws)
     page = Page(report.write_report(ws).read_text())
     return {"n": request.param, "ws": ws, "planted": planted, "data": data, "figs": report.build_figures(data),
@@ -316,17 +329,30 @@ def test_every_figure_says_in_words_what_it_shows(klass):
            {f"{k}.png" for k in klass["figs"]}
 
 
-def test_the_threshold_is_the_one_the_class_was_graded_against(tmp_path):
+def restored(ws: grade.Workspace, to: Path, threshold: float | None, run_threshold: float | None):
+    """A copy of a graded class whose results were judged against another threshold (None: results stored
+    without one, as before it was stored), and whose last run used run_threshold."""
+    shutil.copytree(ws.path, to)
+    for path in (to / "results").glob("*.json"):
+        path.write_text(json.dumps({**json.loads(path.read_text()), "threshold": threshold}))
+    run = json.loads((to / "run.json").read_text())
+    (to / "run.json").write_text(json.dumps({**run, "threshold": run_threshold}))
+    return grade.Workspace(to)
+
+
+def test_the_threshold_is_the_one_the_class_was_graded_against(classes, tmp_path):
     """Results judged against 98 %: the line is at 98 % and 97.12 % is the only one below it."""
-    ws, _ = synthetic_class(tmp_path / "own", 5, threshold=0.98)
-    data = report.class_data(ws)
+    ws, _ = classes(5)
+    data = report.class_data(restored(ws, tmp_path / "own", 0.98, 0.95))
     assert data["threshold"] == 0.98 and data["outliers"]["below"] == [("student001", 0.9712)]
     fig, alt = report.fig_accuracy(data)
     assert [ln.get_xdata()[0] for ln in fig.axes[0].lines] == [0.98] and "required 98%" in alt
     # Results without a threshold of their own (stored before it was): the run's.
-    ws, _ = synthetic_class(tmp_path / "run", 5, threshold=None, run_threshold=0.975)
-    data = report.class_data(ws)
+    data = report.class_data(restored(ws, tmp_path / "run", None, 0.975))
     assert data["threshold"] == 0.975 and data["outliers"]["below"] == [("student001", 0.9712)]
+    # Neither: the course's 99 %.
+    data = report.class_data(restored(ws, tmp_path / "none", None, None))
+    assert data["threshold"] == 0.99 and [s for s, _ in data["outliers"]["below"]] == ["student001"]
 
 
 def test_the_template_is_part_of_the_package(root):
