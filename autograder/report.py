@@ -374,10 +374,12 @@ def fig_accuracy(data: dict):
     acc, t = data["accuracies"], data["threshold"]
     below = data["outliers"]["below"]
     fig, (ax, ax_zoom) = plt.subplots(1, 2, figsize=(11, 3.6), gridspec_kw={"width_ratios": [3, 2]})
-    students = sorted(acc)
-    x, y = np.array([acc[s] for s in students]), _jitter(len(students))
     low = {s for s, _ in below}
-    ax.scatter(x, y, c=[BAD if s in low else GOOD for s in students], gid="students", **_point_style(len(x)))
+    students = sorted(acc, key=lambda s: (s in low, s))  # those below drawn last, on top
+    x, y = np.array([acc[s] for s in students]), _jitter(len(students))
+    style = _point_style(len(x))
+    ax.scatter(x, y, c=[BAD if s in low else GOOD for s in students], gid="students",
+               **{**style, "s": [style["s"] * (2 if s in low else 1) for s in students]})
     ax.axvline(t, color="black", linestyle=":", label=TEXT["acc_required"].format(t=t), gid="threshold")
     ax.set_ylim(-0.6, 0.6)
     named = students if len(students) <= FEW else [s for s, _ in below[:NAMED]]
