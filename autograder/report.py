@@ -70,6 +70,7 @@ TEXT = {
     "time_alt": "Grading time of {n} submissions: median {median:.0f} s (middle half {q1:.0f} to {q3:.0f} s); "
                 "slowest: {slowest}.",
     "none": "none",
+    "no_data": "{what}: nothing to show yet.",
 }
 
 
@@ -205,8 +206,11 @@ def _read_json(path: Path) -> dict:
 
 def build_figures(data: dict) -> dict:
     """name -> (matplotlib figure, alt text saying in words what it shows)."""
-    return {"scores": fig_scores(data), "pass_rate": fig_pass_rate(data), "curves": fig_curves(data),
-            "accuracy": fig_accuracy(data), "time": fig_time(data)}
+    figures = {}
+    for name, (draw, key, title) in FIGURES.items():
+        fig, alt = draw(data)
+        figures[name] = (fig, alt if data[key] else TEXT["no_data"].format(what=TEXT[title].format(n=0)))
+    return figures
 
 
 def _quartiles(values) -> tuple[float, float, float]:
@@ -438,6 +442,12 @@ def fig_time(data: dict):
     return fig, alt
 
 
+#: The figures, in the page's order: name -> (drawing function, the data it draws, its title's words).
+FIGURES = {"scores": (fig_scores, "scores", "scores_title"), "pass_rate": (fig_pass_rate, "scores", "pass_title"),
+           "curves": (fig_curves, "histories", "curves_title"), "accuracy": (fig_accuracy, "accuracies", "acc_title"),
+           "time": (fig_time, "seconds", "time_title")}
+
+
 # ----------------------------------------------------------------------------- the page
 
 
@@ -508,3 +518,4 @@ def write_report(ws) -> Path:
     out = ws.path / "report.html"
     out.write_text(_template().render(**page_context(data, figures)))
     return out
+

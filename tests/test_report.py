@@ -355,6 +355,19 @@ def test_the_threshold_is_the_one_the_class_was_graded_against(classes, tmp_path
     assert data["threshold"] == 0.99 and [s for s, _ in data["outliers"]["below"]] == ["student001"]
 
 
+def test_a_class_without_any_trained_model_still_reads(classes, tmp_path):
+    """Nobody's training reached the grader: the figures without data say so in words, no 'nan'."""
+    ws, planted = classes(5)
+    shutil.copytree(ws.path, tmp_path / "untrained")
+    for path in (tmp_path / "untrained" / "results").glob("*.json"):
+        path.write_text(json.dumps({**json.loads(path.read_text()), "accuracy": None, "history": None}))
+    page = Page(report.write_report(grade.Workspace(tmp_path / "untrained")).read_text())
+    alts = {img["alt"] for img in page.images}
+    assert len(alts) == 5 and not any("nan" in alt for alt in alts), alts
+    assert "Test accuracy measured by the grader: nothing to show yet." in alts
+    assert set(page.outliers) >= set(planted["names"]) - set(planted["errors"])  # none has a model
+
+
 def test_the_template_is_part_of_the_package(root):
     """The report's template is package data: the wheel carries it next to the code that loads it."""
     import tomllib
