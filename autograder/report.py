@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import warnings
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -453,7 +454,9 @@ FIGURES = {"scores": (fig_scores, "scores", "scores_title"), "pass_rate": (fig_p
 
 def _png(fig, save_as: Path | None = None) -> str:
     buf = io.BytesIO()
-    fig.tight_layout()
+    with warnings.catch_warnings():  # many names around the axes: the default layout, still saved whole
+        warnings.filterwarnings("ignore", message="Tight layout not applied")
+        fig.tight_layout()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
     if save_as is not None:
