@@ -113,7 +113,6 @@ def class_data(ws) -> dict:
         "accuracies": {s: r["accuracy"] for s, r in results.items() if r.get("accuracy") is not None},
         "seconds": {s: r["seconds"] for s, r in results.items() if r.get("seconds") is not None},
         "errors": {s: r["error"] for s, r in results.items() if r.get("status") != "ok"},
-        "notes": {s: r.get("accuracy_note", "") for s, r in results.items()},
         "incidents": {s: [i["text"] for i in r.get("incidents", [])] for s, r in results.items()
                       if r.get("incidents")},
         "sandbox": {s: r.get("sandbox", "none") for s, r in results.items()},
