@@ -1,10 +1,11 @@
 """The class report on synthetic classes of 300 and of 5 students, without grading anything.
 
 Each class is stored as ``mnistcnn-grade`` stores it: the assignment in a real nbgrader gradebook
-(its graded cells and points read from solutions/), every result written by ``grade.write_result``
-(the gradebook's grades, the feedback files, ``results/<student>.json``). Planted in it: students
-below the accuracy threshold, students without a trained model, very slow gradings, submissions that
-could not be graded, late penalties.
+(its graded cells and points read from solutions/), and for every student a ``grade.JobResult``
+written as the writer writes it (the gradebook's grades, the feedback files,
+``results/<student>.json``): by ``grade.write_result`` itself for the small class, in one gradebook
+session for the large one. Planted in it: students below the accuracy threshold, students without a
+trained model, very slow gradings, submissions that could not be graded, late penalties.
 """
 
 import json
@@ -43,7 +44,7 @@ def plant(n: int) -> dict:
     names = [f"student{i:03d}" for i in range(n)]
     if n >= 50:
         return {"names": names,
-                "below": {names[7]: 0.9893, names[88]: 0.9561, names[150]: 0.6204, names[299]: 0.1135},
+                "below": {names[7]: 0.9893, names[88]: 0.9561, names[150]: 0.6204, names[n - 1]: 0.1135},
                 "no_model": [names[20], names[21]], "slow": {names[30]: 2410.0, names[190]: 3120.5, names[250]: 5003.0},
                 "errors": [names[60], names[61]], "late": {names[5]: 2.0, names[6]: 1.0}}
     return {"names": names, "below": {names[1]: 0.9712}, "no_model": [names[2]], "slow": {names[3]: 2400.0},
