@@ -46,9 +46,9 @@ def plant(n: int) -> dict:
         return {"names": names,
                 "below": {names[7]: 0.9893, names[88]: 0.9561, names[150]: 0.6204, names[n - 1]: 0.1135},
                 "no_model": [names[20], names[21]], "slow": {names[30]: 2410.0, names[190]: 3120.5, names[250]: 5003.0},
-                "errors": [names[60], names[61]], "late": {names[5]: 2.0, names[6]: 1.0}}
+                "errors": [names[60], names[61]], "late": {names[5]: 2.0, names[6]: 1.0}, "noted": names[9::10]}
     return {"names": names, "below": {names[1]: 0.9712}, "no_model": [names[2]], "slow": {names[3]: 2400.0},
-            "errors": [names[4]], "late": {}}
+            "errors": [names[4]], "late": {}, "noted": [names[0]]}
 
 
 def history(rng, diverged: bool) -> dict:
@@ -91,8 +91,8 @@ def result_of(student: str, cells: dict, planted: dict, rng, threshold: float | 
         accuracy=None if error else accuracy, history=None if (error or no_model) else history(rng, accuracy < 0.5),
         seconds=planted["slow"].get(student, float(rng.uniform(150, 350))), threshold=threshold,
         incidents=[{"notebook": "02_convnet", "cell": None, "kind": "changed",
-                    "text": f"test_build_model of {student} was edited and put back as released"}]
-        if student.endswith("9") else [],
+                    "text": f"test_build_model of {student} was edited (<b>'x'</b> & more) and put back as released"}]
+        if student in planted["noted"] else [],
         feedback={} if error else {f"{nb}.html": f"<h1>{student} {nb}</h1>".encode() for nb in cells})
     submitted = datetime(2026, 11, 30, 12) + timedelta(minutes=int(rng.integers(0, 2000)))
     return {**asdict(result), "timestamp": str(submitted)}
@@ -223,9 +223,10 @@ def classes(tmp_path_factory, fast_sqlite):
 def klass(request, classes):
     ws, planted = classes(request.param)
     data = report.class_data(ws)
-    page = Page(report.write_report(ws).read_text())
+    text = report.write_report(ws).read_text()
+    page = Page(text)
     return {"n": request.param, "ws": ws, "planted": planted, "data": data, "figs": report.build_figures(data),
-            "page": page}
+            "page": page, "text": text}
 
 
 def test_no_figure_has_one_legend_entry_or_row_per_student(klass):
@@ -378,3 +379,9 @@ def test_the_template_is_part_of_the_package(root):
     template = root / "autograder" / "templates" / "report.html.j2"
     assert any(template.match(f"autograder/{p}") for p in patterns)
     assert "{% trans" in template.read_text()  # the page's words are translatable
+
+
+def test_the_students_text_is_shown_as_text(klass):
+    """Notes carry text from students' files: the page shows it escaped, never as markup."""
+    assert "(&lt;b&gt;&#39;x&#39;&lt;/b&gt; &amp; more)" in klass["text"] and "<b>'x'</b>" not in klass["text"]
+    assert klass["text"].count("was edited (") == len(klass["planted"]["noted"])
