@@ -252,20 +252,26 @@ def _name_curve_ends(ax, ends: list[tuple[str, float, float]]) -> None:
                     arrowprops={"arrowstyle": "-", "color": "grey", "linewidth": 0.5})
 
 
+def _name_bars(ax, values: dict, counts: np.ndarray, edges: np.ndarray) -> None:
+    """For few students: above each bar of the histogram, the names of the students in it."""
+    bins = {s: min(int(np.searchsorted(edges, v, side="right")) - 1, len(counts) - 1) for s, v in values.items()}
+    for b in sorted(set(bins.values())):
+        names = ", ".join(s for s in sorted(values) if bins[s] == b)
+        ax.text((edges[b] + edges[b + 1]) / 2, counts[b], names, rotation=90, ha="center", va="bottom", fontsize=7)
+    ax.set_ylim(0, max(counts) * 2 + 1)
+
+
 def fig_scores(data: dict):
     values = list(data["scores"].values())
     top = int(np.ceil(data["max_score"]))
     fig, ax = plt.subplots(figsize=(7, 3.4))
-    counts, _, _ = ax.hist(values, bins=np.arange(-0.5, top + 1.5, 1), color=TRAIN, edgecolor="white")
+    counts, edges, _ = ax.hist(values, bins=np.arange(-0.5, top + 1.5, 1), color=TRAIN, edgecolor="white")
     q1, med, q3 = _quartiles(values)
     if values:
         ax.axvline(med, color="black", linestyle="--", linewidth=1, label=f"{TEXT['median']} {med:g}")
         ax.legend(loc="upper left", fontsize=8)
     if 0 < len(values) <= FEW:
-        for score in sorted(set(values)):
-            names = ", ".join(s for s, v in sorted(data["scores"].items()) if v == score)
-            ax.text(score, counts[int(round(score))], names, rotation=90, ha="center", va="bottom", fontsize=7)
-        ax.set_ylim(0, max(counts) * 2 + 1)
+        _name_bars(ax, data["scores"], counts, edges)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlim(-1, top + 1)
