@@ -176,6 +176,7 @@ class JobResult:
     timestamp: str | None = None  # when it was handed in, as nbgrader's timestamp.txt has it
     late: dict | None = None  # late.LateRecord, as a dict, with its "text"
     late_key: str | None = None
+    threshold: float | None = None  # the test accuracy this result was judged against (the class report reads it)
     autograded: dict = field(default_factory=dict)
     feedback: dict = field(default_factory=dict)
 
@@ -431,7 +432,8 @@ def grade_one(job: Job) -> JobResult:
     temporary folders."""
     t0 = time.perf_counter()
     result = JobResult(job.student, job.input_sha, pid=os.getpid(), host=os.uname().nodename,
-                       incidents=list(job.incidents), sandbox="bubblewrap" if job.sandbox else "none")
+                       incidents=list(job.incidents), sandbox="bubblewrap" if job.sandbox else "none",
+                       threshold=job.threshold)
     paths = None
     try:
         if job.started_marker:  # lets a test see which worker runs which job
@@ -734,7 +736,7 @@ def grade_class(source: Path, ws: Workspace, *, workers: int | None = None, thre
                "errors": {}}
     _write_atomic(ws.path / "run.json", json.dumps({
         "source": str(source), "unmapped": found.unmapped, "sandbox": "bubblewrap" if box else "none",
-        "limits": box["limits"] if box else None,
+        "limits": box["limits"] if box else None, "threshold": threshold,
         "late_policy": policy.describe() if policy else None}, indent=1).encode())
     late_mod.set_duedate(ws.db_url, ASSIGNMENT, policy)
     late_mod.save_policy(ws.path, policy)

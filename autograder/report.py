@@ -1,59 +1,196 @@
-"""The class report: one HTML page with the figures embedded, from the gradebook and the results."""
+"""The class report: one HTML page with the figures embedded, from the gradebook and the stored results.
+
+It reads as well for 300 students as for 5: distributions instead of one bar or legend entry per
+student, the students worth a look named, and one table row per student linked to their feedback.
+The page is the Jinja2 template ``templates/report.html.j2``; the words drawn in the figures, their
+``alt`` texts and the table's columns are defined at the top of this module, in one place.
+"""
 
 from __future__ import annotations
 
 import base64
-import html
 import io
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, PercentFormatter  # noqa: E402
 
 from mnistcnn.expected import ACCURACY_THRESHOLD  # noqa: E402
+
+FEW = 10  # up to this many students, every point carries its student's name
+NAMED = 12  # at most this many outliers named inside a figure (the page lists all of them)
+TRAIN, VAL, GOOD, BAD, NEUTRAL = "#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b2"
+
+# ----------------------------------------------------------------------------- words, in one place
+
+TEXT = {
+    "students": "students",
+    "median": "median",
+    "band": "middle half of the class (25th to 75th percentile)",
+    "scores_title": "Total scores",
+    "scores_x": "score (out of {max:g})",
+    "scores_alt": "Histogram of the total scores of {n} students: median {median:g} of {max:g} (middle half "
+                  "{q1:g} to {q3:g}); {full} with full marks, {zero} with zero.",
+    "pass_title": "Share of the class with full points, per graded test",
+    "pass_x": "students with full points",
+    "pass_alt": "Share of the {n} students with full points on each of the {cells} graded tests; "
+                "lowest: {lowest}.",
+    "curves_title": "Training curves of {n} students (thin: one student; bold: median per epoch; band: middle half)",
+    "curves_each": "each student ({kind})",
+    "curves_median": "median ({kind})",
+    "training": "training",
+    "validation": "validation",
+    "epoch": "epoch",
+    "loss": "loss (log scale)",
+    "accuracy": "accuracy",
+    "clipped": "{k} curve(s) go below this axis",
+    "curves_alt": "Training curves of {n} students. Final training accuracy: median {acc:.2%} (middle half "
+                  "{acc_q1:.2%} to {acc_q3:.2%}); final validation accuracy: median {val:.2%}; final "
+                  "training loss: median {loss:.3f}.",
+    "acc_title": "Test accuracy measured by the grader",
+    "acc_required": "{t:.0%} required",
+    "acc_x": "test accuracy",
+    "acc_zoom": "{lo:.0%} to 100%: {k} of {n} students",
+    "acc_more": "and {k} more below",
+    "acc_alt": "Test accuracy of {n} trained convnets, measured by the grader: median {median:.2%}; {below} "
+               "below the required {t:.0%}{names}.",
+    "time_title": "Grading time per submission",
+    "time_x": "seconds{log}",
+    "time_log": " (log scale)",
+    "time_alt": "Grading time of {n} submissions: median {median:.0f} s (middle half {q1:.0f} to {q3:.0f} s); "
+                "slowest: {slowest}.",
+    "none": "none",
+    "no_data": "{what}: nothing to show yet.",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of the students' table: its value from the stored result and the gradebook's submission."""
+
+    key: str
+    header: str
+    value: Callable  # (result: dict, submission or None) -> value, None when there is none
+    fmt: str = "{}"
+    optional: bool = False  # shown only when some student has a value
+
+
+def _note(r: dict, sub) -> str | None:
+    return r.get("error") if r.get("status") != "ok" else (r.get("accuracy_note") or None)
+
+
+COLUMNS = [
+    Column("score", "score", lambda r, sub: None if sub is None else float(sub.score), "{:g}"),
+    Column("accuracy", "test accuracy", lambda r, sub: r.get("accuracy"), "{:.2%}"),
+    Column("seconds", "grading time (s)", lambda r, sub: r.get("seconds"), "{:.0f}"),
+    Column("submitted", "submitted", lambda r, sub: sub and sub.timestamp, "{:%Y-%m-%d %H:%M}", optional=True),
+    Column("penalty", "late penalty", lambda r, sub: sub and (sub.late_submission_penalty or None), "{:g}",
+           optional=True),
+    Column("late", "lateness", lambda r, sub: (r.get("late") or {}).get("text"), optional=True),
+    Column("note", "note", _note),
+]
+
+# ----------------------------------------------------------------------------- the data
 
 
 def class_data(ws) -> dict:
     """Everything the report shows, as plain data (the tests check the figures against it)."""
+    results = {r["student"]: r for r in ws.results()}
+    run = _read_json(ws.path / "run.json")
+    data = _gradebook_data(ws, results)
+    data.update({
+        "histories": {s: r["history"] for s, r in results.items() if r.get("history")},
+        "accuracies": {s: r["accuracy"] for s, r in results.items() if r.get("accuracy") is not None},
+        "seconds": {s: r["seconds"] for s, r in results.items() if r.get("seconds") is not None},
+        "errors": {s: r["error"] for s, r in results.items() if r.get("status") != "ok"},
+        "incidents": {s: [i["text"] for i in r.get("incidents", [])] for s, r in results.items()
+                      if r.get("incidents")},
+        "sandbox": {s: r.get("sandbox", "none") for s, r in results.items()},
+        "feedback": {s: _feedback_files(ws, s) for s in results},
+        "run": run,
+    })
+    data["thresholds"], data["threshold"] = _thresholds(results, run)
+    data["outliers"] = find_outliers(data)
+    return data
+
+
+def _gradebook_data(ws, results: dict) -> dict:
+    """Scores, per-test pass rates and the table's column values, from the gradebook."""
     from nbgrader.api import Gradebook, MissingEntry
 
     from autograder.grade import ASSIGNMENT
 
-    results = {r["student"]: r for r in ws.results()}
-    scores, cells = {}, {}
+    scores, cells, notebooks, columns = {}, {}, {}, {}
     with Gradebook(ws.db_url) as gb:
         assignment = gb.find_assignment(ASSIGNMENT)
-        max_score = float(assignment.max_score)
         names = [f"{nb.name}:{c.name}" for nb in sorted(assignment.notebooks, key=lambda n: n.name)
                  for c in nb.grade_cells]
         for student in sorted(results):
             try:
                 sub = gb.find_submission(ASSIGNMENT, student)
             except MissingEntry:
+                sub = None
+            columns[student] = {c.key: c.value(results[student], sub) for c in COLUMNS}
+            if sub is None:
                 continue
             scores[student] = float(sub.score)
+            notebooks[student] = {nb.name: (float(nb.score), float(nb.max_score)) for nb in sub.notebooks}
             for nb in sub.notebooks:
                 for g in nb.grades:
                     cells.setdefault(f"{nb.name}:{g.name}", {})[student] = (float(g.score or 0), float(g.max_score))
-    pass_rate = {name: (sum(s >= m for s, m in cells.get(name, {}).values()) / len(cells[name]))
-                 if cells.get(name) else 0.0 for name in names}
-    return {
-        "max_score": max_score,
-        "scores": scores,
-        "pass_rate": pass_rate,
-        "histories": {s: r["history"] for s, r in results.items() if r.get("history")},
-        "accuracies": {s: r["accuracy"] for s, r in results.items() if r.get("accuracy") is not None},
-        "seconds": {s: r["seconds"] for s, r in results.items() if r.get("seconds") is not None},
-        "errors": {s: r["error"] for s, r in results.items() if r.get("status") != "ok"},
-        "notes": {s: r.get("accuracy_note", "") for s, r in results.items()},
-        "incidents": {s: [i["text"] for i in r.get("incidents", [])] for s, r in results.items()
-                      if r.get("incidents")},
-        "sandbox": {s: r.get("sandbox", "none") for s, r in results.items()},
-        "late": {s: r["late"] for s, r in results.items() if r.get("late")},  # late.LateRecord, as stored
-        "run": _read_json(ws.path / "run.json"),
-    }
+        max_score = float(assignment.max_score)
+    pass_rate = {name: (sum(s >= m for s, m in cells[name].values()) / len(cells[name])) if cells.get(name) else 0.0
+                 for name in names}
+    passed = {name: sum(s >= m for s, m in cells.get(name, {}).values()) for name in names}
+    return {"max_score": max_score, "scores": scores, "pass_rate": pass_rate, "passed": passed,
+            "notebook_scores": notebooks, "columns": columns}
+
+
+def _feedback_files(ws, student: str) -> list[str]:
+    """The student's feedback pages, relative to the report (which sits at the top of the grading folder)."""
+    from autograder.grade import ASSIGNMENT
+
+    folder = ws.path / "feedback" / student / ASSIGNMENT
+    return [p.relative_to(ws.path).as_posix() for p in sorted(folder.glob("*.html"))]
+
+
+def _thresholds(results: dict, run: dict) -> tuple[dict, float]:
+    """Each student's accuracy threshold as stored with their result, and the class's (the most common
+    one; else the run's; else the course's)."""
+    own = {s: float(r["threshold"]) for s, r in results.items() if r.get("threshold")}
+    if own:
+        return own, Counter(own.values()).most_common(1)[0][0]
+    return own, float(run.get("threshold") or ACCURACY_THRESHOLD)
+
+
+def find_outliers(data: dict) -> dict:
+    """The students worth a look: below the accuracy threshold, no trained model, the slowest gradings."""
+    below = sorted(((s, a) for s, a in data["accuracies"].items() if a < data["thresholds"].get(s, data["threshold"])),
+                   key=lambda item: (item[1], item[0]))
+    no_model = sorted(s for s in data["scores"] if s not in data["accuracies"])
+    return {"below": below, "no_model": no_model, "slow": _slowest(data["seconds"])}
+
+
+def _slowest(seconds: dict) -> list[tuple[str, float]]:
+    """Gradings far slower than the class (above the upper quartile by 1.5 interquartile ranges), slowest
+    first; at least the slowest one."""
+    if not seconds:
+        return []
+    q1, q3 = np.percentile(list(seconds.values()), [25, 75])
+    ranked = sorted(seconds.items(), key=lambda item: (-item[1], item[0]))
+    far = [(s, t) for s, t in ranked if t > q3 + 1.5 * (q3 - q1)]
+    return far or ranked[:1]
 
 
 def _read_json(path: Path) -> dict:
@@ -65,68 +202,267 @@ def _read_json(path: Path) -> dict:
         return {}
 
 
+# ----------------------------------------------------------------------------- the figures, one function each
+
+
 def build_figures(data: dict) -> dict:
-    figs = {}
+    """name -> (matplotlib figure, alt text saying in words what it shows)."""
+    figures = {}
+    for name, (draw, key, title) in FIGURES.items():
+        fig, alt = draw(data)
+        figures[name] = (fig, alt if data[key] else TEXT["no_data"].format(what=TEXT[title].format(n=0)))
+    return figures
 
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+
+def _quartiles(values) -> tuple[float, float, float]:
+    if not len(values):
+        return (float("nan"),) * 3
+    q1, med, q3 = np.percentile(values, [25, 50, 75])
+    return float(q1), float(med), float(q3)
+
+
+def _jitter(n: int) -> np.ndarray:
+    """Vertical spread of a strip of n points, the same on every run."""
+    return np.random.default_rng(0).uniform(-0.3, 0.3, n) if n > 1 else np.zeros(n)
+
+
+def _point_style(n: int) -> dict:
+    return {"s": 36 if n <= FEW else 14, "alpha": 0.9 if n <= FEW else 0.55, "zorder": 3, "linewidths": 0}
+
+
+def _name_points(ax, points: list[tuple[str, float, float]]) -> None:
+    """Student names next to their points, alternately above and below; on the left of points near the
+    right edge."""
+    lo, hi = ax.get_xlim()
+    for i, (name, x, y) in enumerate(points):
+        right = ax.transLimits.transform((x, y))[0] > 0.75 if hi > lo else False
+        ax.annotate(name, (x, y), xytext=(-4 if right else 4, 7 if i % 2 == 0 else -11), textcoords="offset points",
+                    fontsize=7, ha="right" if right else "left")
+
+
+def _name_curve_ends(ax, ends: list[tuple[str, float, float]]) -> None:
+    """Names at the right end of few curves, moved apart vertically so that none covers another."""
+    lo, hi = ax.get_ylim()
+    gap, ends = 0.05 * (hi - lo), sorted(ends, key=lambda end: end[2])
+    at = []
+    for _, _, y in ends:
+        at.append(max(min(max(y, lo), hi), at[-1] + gap if at else -np.inf))
+    shift = min(0.0, hi - at[-1]) if at else 0.0
+    for (name, x, y), text_y in zip(ends, at):
+        ax.annotate(name, (x, y), xytext=(x + 0.1, text_y + shift), textcoords="data", fontsize=7, va="center",
+                    arrowprops={"arrowstyle": "-", "color": "grey", "linewidth": 0.5})
+
+
+def _name_bars(ax, values: dict, counts: np.ndarray, edges: np.ndarray) -> None:
+    """For few students: above each bar of the histogram, the names of the students in it."""
+    bins = {s: min(int(np.searchsorted(edges, v, side="right")) - 1, len(counts) - 1) for s, v in values.items()}
+    for b in sorted(set(bins.values())):
+        names = ", ".join(s for s in sorted(values) if bins[s] == b)
+        ax.text((edges[b] + edges[b + 1]) / 2, counts[b], names, rotation=90, ha="center", va="bottom", fontsize=7)
+    ax.set_ylim(0, max(counts) * 2 + 1)
+
+
+def fig_scores(data: dict):
     values = list(data["scores"].values())
-    bins = range(0, int(data["max_score"]) + 2)
-    ax.hist(values, bins=bins, color="#4c72b0", edgecolor="white", align="left")
-    ax.set_xlabel(f"score (out of {data['max_score']:g})")
-    ax.set_ylabel("students")
-    ax.set_title("Distribution of scores")
-    figs["scores"] = fig
+    top = int(np.ceil(data["max_score"]))
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    counts, edges, _ = ax.hist(values, bins=np.arange(-0.5, top + 1.5, 1), color=TRAIN, edgecolor="white")
+    q1, med, q3 = _quartiles(values)
+    if values:
+        ax.axvline(med, color="black", linestyle="--", linewidth=1, label=f"{TEXT['median']} {med:g}")
+        ax.legend(loc="upper left", fontsize=8)
+    if 0 < len(values) <= FEW:
+        _name_bars(ax, data["scores"], counts, edges)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlim(-1, top + 1)
+    ax.set_xlabel(TEXT["scores_x"].format(max=data["max_score"]))
+    ax.set_ylabel(TEXT["students"])
+    ax.set_title(TEXT["scores_title"])
+    alt = TEXT["scores_alt"].format(n=len(values), median=med, max=data["max_score"], q1=q1, q3=q3,
+                                    full=sum(v >= data["max_score"] for v in values), zero=sum(v == 0 for v in values))
+    return fig, alt
 
-    fig, ax = plt.subplots(figsize=(7, 0.35 * max(len(data["pass_rate"]), 4) + 1))
+
+def fig_pass_rate(data: dict):
     names = list(data["pass_rate"])
-    ax.barh(names, [data["pass_rate"][n] for n in names], color="#55a868")
+    n = len(data["scores"])
+    fig, ax = plt.subplots(figsize=(8, 0.3 * max(len(names), 4) + 1.2))
+    ax.barh(names, [data["pass_rate"][c] for c in names], color=GOOD)
+    for i, c in enumerate(names):
+        ax.text(data["pass_rate"][c], i, f" {data['passed'][c]}/{n}", va="center", fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("share of students with full points")
-    ax.set_title("Pass rate of every graded test")
-    figs["pass_rate"] = fig
+    ax.set_xlim(0, 1.12)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel(TEXT["pass_x"])
+    ax.set_title(TEXT["pass_title"])
+    lowest = sorted(names, key=lambda c: data["pass_rate"][c])[:3]
+    alt = TEXT["pass_alt"].format(n=n, cells=len(names), lowest="; ".join(
+        f"{c} {data['pass_rate'][c]:.0%}" for c in lowest) or TEXT["none"])
+    return fig, alt
 
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
-    for student, h in sorted(data["histories"].items()):
-        epochs = list(range(1, len(h["loss"]) + 1))
-        for ax, metric in ((ax_loss, "loss"), (ax_acc, "accuracy")):
-            (line,) = ax.plot(epochs, h[metric], "o-", markersize=3, label=f"{student} (training)",
-                              gid=f"{student}:{metric}")
-            if f"val_{metric}" in h:
-                ax.plot(epochs, h[f"val_{metric}"], "s--", markersize=3, color=line.get_color(),
-                        label=f"{student} (validation)", gid=f"{student}:val_{metric}")
-    longest = max((len(h["loss"]) for h in data["histories"].values()), default=1)
+
+def _per_epoch(histories: dict, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """Epochs and the (25th, 50th, 75th) percentiles per epoch of one curve over the students who have it."""
+    curves = [h[key] for h in histories.values() if h.get(key)]
+    longest = max((len(c) for c in curves), default=0)
+    table = np.full((len(curves), longest), np.nan)
+    for i, c in enumerate(curves):
+        table[i, :len(c)] = c
+    if not curves:
+        return np.arange(1, 1), np.empty((3, 0))
+    return np.arange(1, longest + 1), np.nanpercentile(table, [25, 50, 75], axis=0)
+
+
+def _draw_curves(ax, histories: dict, key: str, color: str, style: str) -> None:
+    n = len(histories)
+    alpha = 0.8 if n <= FEW else max(0.04, min(0.3, 6 / n))
+    for student, h in sorted(histories.items()):
+        if h.get(key):
+            ax.plot(range(1, len(h[key]) + 1), h[key], style, color=color, linewidth=0.7, alpha=alpha,
+                    gid=f"{student}:{key}")
+    epochs, (q1, med, q3) = _per_epoch(histories, key)
+    if len(epochs):
+        ax.fill_between(epochs, q1, q3, color=color, alpha=0.25, linewidth=0, gid=f"band:{key}")
+        ax.plot(epochs, med, style, color=color, linewidth=2.6, gid=f"median:{key}")
+
+
+def _curves_legend(ax) -> None:
+    handles = []
+    for kind, color, style in ((TEXT["training"], TRAIN, "-"), (TEXT["validation"], VAL, "--")):
+        handles += [Line2D([], [], color=color, linestyle=style, linewidth=width, label=TEXT[words].format(kind=kind))
+                    for width, words in ((0.7, "curves_each"), (2.6, "curves_median"))]
+    handles.append(Patch(color="grey", alpha=0.35, label=TEXT["band"]))
+    ax.legend(handles=handles, fontsize=7)
+
+
+def _clip_accuracy_axis(ax, histories: dict) -> None:
+    """Keep the class's curves readable: the axis leaves out only the curves whose lowest point is far
+    below the others' (under the lower quartile of the lowest points by 1.5 interquartile ranges)."""
+    lowest = np.array([min(h.get("accuracy", []) + h.get("val_accuracy", []), default=np.nan)
+                       for h in histories.values()])
+    lowest = lowest[~np.isnan(lowest)]
+    if not len(lowest):
+        return
+    q1, q3 = np.percentile(lowest, [25, 75])
+    low = float(lowest[lowest >= q1 - 1.5 * (q3 - q1)].min())
+    low = max(0.0, low - 0.05 * (1 - low))
+    ax.set_ylim(low, 1.0 + 0.02 * (1 - low))
+    clipped = int((lowest < low).sum())
+    if clipped:
+        ax.text(0.99, 0.02, TEXT["clipped"].format(k=clipped), transform=ax.transAxes, ha="right", fontsize=7)
+
+
+def fig_curves(data: dict):
+    histories = data["histories"]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, metric in ((ax_loss, "loss"), (ax_acc, "accuracy")):
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(metric)
-        ax.set_xticks(range(1, longest + 1))
-        if ax.lines:
-            ax.legend(fontsize=7)
-    fig.suptitle("Every student's training curves (solid: training, dashed: validation)")
-    figs["curves"] = fig
+        _draw_curves(ax, histories, metric, TRAIN, "-")
+        _draw_curves(ax, histories, f"val_{metric}", VAL, "--")
+        ax.set_xlabel(TEXT["epoch"])
+        ax.set_ylabel(TEXT[metric])
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if any(v > 0 for h in histories.values() for v in h.get("loss", [])):
+        ax_loss.set_yscale("log")
+    _clip_accuracy_axis(ax_acc, histories)
+    if len(histories) <= FEW:
+        _name_curve_ends(ax_acc, [(s, len(h["accuracy"]), h["accuracy"][-1]) for s, h in sorted(histories.items())
+                                  if h.get("accuracy")])
+    _curves_legend(ax_loss)
+    fig.suptitle(TEXT["curves_title"].format(n=len(histories)))
+    return fig, _curves_alt(histories)
 
-    fig, ax = plt.subplots(figsize=(7, 0.35 * max(len(data["accuracies"]), 4) + 1))
-    students = sorted(data["accuracies"])
-    accs = [data["accuracies"][s] for s in students]
-    ax.scatter(accs, students, color=["#55a868" if a >= ACCURACY_THRESHOLD else "#c44e52" for a in accs], zorder=3)
-    ax.axvline(ACCURACY_THRESHOLD, color="black", linestyle=":", label=f"{ACCURACY_THRESHOLD:.0%} required")
-    ax.set_xlabel("test accuracy (measured by the grader)")
-    ax.set_title("Test accuracy of every trained convnet")
-    ax.legend(loc="lower left")
-    figs["accuracy"] = fig
 
-    fig, ax = plt.subplots(figsize=(7, 0.35 * max(len(data["seconds"]), 4) + 1))
-    students = sorted(data["seconds"])
-    ax.barh(students, [data["seconds"][s] for s in students], color="#8172b2")
-    ax.invert_yaxis()
-    ax.set_xlabel("seconds")
-    ax.set_title("Grading time per submission")
-    figs["time"] = fig
-    return figs
+def _curves_alt(histories: dict) -> str:
+    def final(key):
+        return _quartiles([h[key][-1] for h in histories.values() if h.get(key)])
+
+    (acc_q1, acc, acc_q3), (_, val, _), (_, loss, _) = final("accuracy"), final("val_accuracy"), final("loss")
+    return TEXT["curves_alt"].format(n=len(histories), acc=acc, acc_q1=acc_q1, acc_q3=acc_q3, val=val, loss=loss)
+
+
+def fig_accuracy(data: dict):
+    acc, t = data["accuracies"], data["threshold"]
+    below = data["outliers"]["below"]
+    fig, (ax, ax_zoom) = plt.subplots(1, 2, figsize=(11, 3.6), gridspec_kw={"width_ratios": [3, 2]})
+    low = {s for s, _ in below}
+    students = sorted(acc, key=lambda s: (s in low, s))  # those below drawn last, on top
+    x, y = np.array([acc[s] for s in students]), _jitter(len(students))
+    style = _point_style(len(x))
+    ax.scatter(x, y, c=[BAD if s in low else GOOD for s in students], gid="students",
+               **{**style, "s": [style["s"] * (2 if s in low else 1) for s in students]})
+    ax.axvline(t, color="black", linestyle=":", label=TEXT["acc_required"].format(t=t), gid="threshold")
+    ax.set_ylim(-0.6, 0.6)
+    named = students if len(students) <= FEW else [s for s, _ in below[:NAMED]]
+    _name_points(ax, [(s, acc[s], y[students.index(s)]) for s in named])
+    if len(below) > NAMED and len(students) > FEW:
+        ax.text(0.01, 0.03, TEXT["acc_more"].format(k=len(below) - NAMED), transform=ax.transAxes, fontsize=7)
+    ax.set_yticks([])
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel(TEXT["acc_x"])
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(TEXT["acc_title"])
+    _accuracy_zoom(ax_zoom, x, t)
+    names = f": {', '.join(f'{s} {a:.2%}' for s, a in below)}" if below else ""
+    alt = TEXT["acc_alt"].format(n=len(x), median=_quartiles(x)[1], below=len(below), t=t, names=names)
+    return fig, alt
+
+
+def _accuracy_zoom(ax, values: np.ndarray, t: float) -> None:
+    """A histogram of the accuracies from one point below the threshold to 100 %, in 0.1 % bins."""
+    lo = max(0.0, t - 0.01)
+    bins = np.linspace(lo, 1.0, int(round((1.0 - lo) / 0.001)) + 1)
+    near = values[values >= lo]
+    ax.hist([near[near < t], near[near >= t]], bins=bins, color=[BAD, GOOD], edgecolor="white", stacked=True)
+    ax.axvline(t, color="black", linestyle=":")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(5))
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
+    ax.set_xlim(lo, 1.0)
+    ax.set_ylabel(TEXT["students"])
+    ax.set_title(TEXT["acc_zoom"].format(lo=lo, k=len(near), n=len(values)), fontsize=9)
+
+
+def fig_time(data: dict):
+    seconds = data["seconds"]
+    students = sorted(seconds)
+    x, y = np.array([seconds[s] for s in students], dtype=float), 1 + _jitter(len(students))
+    fig, ax = plt.subplots(figsize=(9, 2.8))
+    if len(x):
+        ax.boxplot([x], orientation="horizontal", widths=0.7, showfliers=False, whis=1.5)
+    ax.scatter(x, y, color=NEUTRAL, gid="students", **_point_style(len(x)))
+    slow = data["outliers"]["slow"]
+    named = students if len(students) <= FEW else [s for s, _ in slow[:NAMED]]
+    _name_points(ax, [(s, seconds[s], y[students.index(s)]) for s in named])
+    log = len(x) > 0 and x.min() > 0 and x.max() / x.min() > 20
+    if log:
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_yticks([])
+    ax.set_xlabel(TEXT["time_x"].format(log=TEXT["time_log"] if log else ""))
+    ax.set_title(TEXT["time_title"])
+    q1, med, q3 = _quartiles(x)
+    alt = TEXT["time_alt"].format(n=len(x), median=med, q1=q1, q3=q3,
+                                  slowest=", ".join(f"{s} {t:.0f} s" for s, t in slow) or TEXT["none"])
+    return fig, alt
+
+
+#: The figures, in the page's order: name -> (drawing function, the data it draws, its title's words).
+FIGURES = {"scores": (fig_scores, "scores", "scores_title"), "pass_rate": (fig_pass_rate, "scores", "pass_title"),
+           "curves": (fig_curves, "histories", "curves_title"), "accuracy": (fig_accuracy, "accuracies", "acc_title"),
+           "time": (fig_time, "seconds", "time_title")}
+
+
+# ----------------------------------------------------------------------------- the page
 
 
 def _png(fig, save_as: Path | None = None) -> str:
     buf = io.BytesIO()
+    with warnings.catch_warnings():  # many names around the axes: the default layout, still saved whole
+        warnings.filterwarnings("ignore", message="Tight layout not applied")
+        fig.tight_layout()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
     if save_as is not None:
@@ -135,78 +471,60 @@ def _png(fig, save_as: Path | None = None) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
+def _template():
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(loader=PackageLoader("autograder", "templates"), autoescape=select_autoescape(["j2"]),
+                      extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
+    env.install_null_translations(newstyle=True)  # a translation (gettext catalogue) can be installed instead
+    return env.get_template("report.html.j2")
+
+
+def student_rows(data: dict) -> tuple[list[Column], list[dict]]:
+    """The table: the columns with something to show, and one row per student (cells as text and sort key)."""
+    columns = [c for c in COLUMNS if not c.optional or any(v[c.key] is not None for v in data["columns"].values())]
+    rows = []
+    for student in sorted(data["columns"]):
+        values = data["columns"][student]
+        marks = data["notebook_scores"].get(student, {})
+        links = [{"href": quote(path), "name": Path(path).stem, "score": marks.get(Path(path).stem)}
+                 for path in data["feedback"][student]]
+        cells = [{"text": "" if values[c.key] is None else c.fmt.format(values[c.key]),
+                  "sort": _sort_key(values[c.key])} for c in columns]
+        rows.append({"student": student, "feedback": links, "cells": cells})
+    return columns, rows
+
+
+def _sort_key(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)):
+        return f"{value:020.6f}"
+    return str(value)
+
+
+def page_context(data: dict, figures: list[dict]) -> dict:
+    columns, rows = student_rows(data)
+    accs, t = data["accuracies"], data["threshold"]
+    others = sorted({v for v in data["thresholds"].values() if v != t})
+    return {
+        "n": len(data["scores"]), "max_score": data["max_score"], "threshold": t, "other_thresholds": others,
+        "mean": sum(data["scores"].values()) / len(data["scores"]) if data["scores"] else 0.0,
+        "median": _quartiles(list(data["scores"].values()))[1] if data["scores"] else 0.0,
+        "trained": len(accs), "reached": len(accs) - len(data["outliers"]["below"]),
+        "errors": data["errors"], "figures": figures, "columns": columns, "rows": rows,
+        "outliers": data["outliers"], "incidents": data["incidents"],
+        "unused": data["run"].get("unmapped", []), "limits": data["run"].get("limits") or {},
+        "unsandboxed": sorted(s for s, mode in data["sandbox"].items() if mode != "bubblewrap"),
+    }
+
+
 def write_report(ws) -> Path:
     data = class_data(ws)
-    figs = build_figures(data)
-    n = len(data["scores"])
-    mean = sum(data["scores"].values()) / n if n else 0.0
-    rows = []
-    for student in sorted(set(data["scores"]) | set(data["errors"])):
-        score = data["scores"].get(student)
-        acc = data["accuracies"].get(student)
-        note = data["errors"].get(student) or data["notes"].get(student) or ""
-        rows.append(
-            f"<tr><td>{html.escape(student)}</td><td>{'' if score is None else f'{score:g}'}</td>"
-            f"<td>{'' if acc is None else f'{acc:.2%}'}</td><td>{data['seconds'].get(student, '')}</td>"
-            f"<td>{html.escape(note)}</td>{_late_cell(data['late'].get(student))}</tr>")
-    notes_html = "<table><tr><th>student</th><th>note</th></tr>" + "".join(
-        f"<tr><td>{html.escape(st)}</td><td>{html.escape(t)}</td></tr>"
-        for st in sorted(data["incidents"]) for t in data["incidents"][st]) + "</table>" \
-        if data["incidents"] else "<p>None.</p>"
-    unused = data["run"].get("unmapped", [])
-    unused_html = "<ul>" + "".join(f"<li>{html.escape(str(p))}: {html.escape(str(w))}</li>" for p, w in unused) \
-        + "</ul>" if unused else "<p>None.</p>"
-    unsandboxed = sorted(st for st, mode in data["sandbox"].items() if mode != "bubblewrap")
-    if unsandboxed:
-        sandbox_html = (f"<p style='color:#b00;font-weight:bold'>WARNING: {len(unsandboxed)} submission(s) were "
-                        f"graded WITHOUT the sandbox (--unsandboxed): {html.escape(', '.join(unsandboxed))}. "
-                        "Their code ran with the grader's permissions.</p>")
-    else:
-        limits = data["run"].get("limits") or {}
-        sandbox_html = ("<p>Every notebook ran in the grader's sandbox (bubblewrap: no network, only its own "
-                        "folder writable" + (f"; limits per notebook: {limits.get('wall', 0):.0f} s, "
-                                             f"{limits.get('memory', 0) / 2**30:.1f} GiB of memory, "
-                                             f"{limits.get('nproc', 0)} processes"
-                                             if limits else "") + ").</p>")
     # Embedded in the page, and also as PNG files next to it (for slides or a course site).
-    images = "\n".join(f'<figure><img alt="{k}" src="data:image/png;base64,'
-                       f'{_png(f, ws.path / "report_figures" / f"{k}.png")}"></figure>' for k, f in figs.items())
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Class report: Convnets on MNIST</title>
-<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}
-figure{{margin:1.5em 0}}</style></head><body>
-<h1>Class report: Convnets on MNIST</h1>
-<p>{n} graded submission(s); mean score {mean:.1f} of {data['max_score']:g};
-{sum(a >= ACCURACY_THRESHOLD for a in data['accuracies'].values())} of {len(data['accuracies'])} trained
-convnets reach {ACCURACY_THRESHOLD:.0%} test accuracy (measured by the grader, outside the students' notebooks).
-{len(data['errors'])} submission(s) could not be graded.</p>
-{images}
-{sandbox_html}
-<h2>Students</h2>
-<table><tr><th>student</th><th>score</th><th>test accuracy</th><th>grading time (s)</th><th>note</th><th>late</th></tr>
-{''.join(rows)}</table>
-<h2>Grader's notes</h2>
-<p>What the grader noticed or did for each student: files it could not use, changed test cells, limits
-of the sandbox that stopped a notebook, cheats. Every line is also in that student's feedback.</p>
-{notes_html}
-<h2>Files not used</h2>
-{unused_html}
-</body></html>
-"""
+    figures = [{"name": name, "alt": alt, "png": _png(fig, ws.path / "report_figures" / f"{name}.png")}
+               for name, (fig, alt) in build_figures(data).items()]
     out = ws.path / "report.html"
-    out.write_text(page)
+    out.write_text(_template().render(**page_context(data, figures)))
     return out
 
-
-def _late_cell(late: dict | None) -> str:
-    """Lateness and late penalty of one student (the score column is before the penalty)."""
-    if not late:
-        return "<td></td>"
-    if not late.get("timestamp"):
-        text = "time unknown"
-    elif not late.get("seconds_late"):
-        text = "on time"
-    else:
-        text = f"{late['hours_late']:g} h late" + (f", -{late['penalty']:g}" if late.get("penalty") else "")
-    return f"<td title='{html.escape(late.get('text', ''), quote=True)}'>{html.escape(text)}</td>"

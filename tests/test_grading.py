@@ -117,7 +117,7 @@ def test_grades_csv_has_nbgraders_columns_and_one_per_test_cell(graded):
 def test_report_figures_show_the_class(graded):
     ws = graded["ws"]
     data = report.class_data(ws)
-    figs = report.build_figures(data)
+    figs = {name: fig for name, (fig, _) in report.build_figures(data).items()}
     heights = [p.get_height() for p in figs["scores"].axes[0].patches]
     assert sum(heights) == 5 and heights[32] == 1 and heights[0] == 1  # ada full marks, dee zero
     bars = {t.get_text(): b.get_width() for t, b in zip(figs["pass_rate"].axes[0].get_yticklabels(),
@@ -132,10 +132,14 @@ def test_report_figures_show_the_class(graded):
     assert [ln.get_xdata()[0] for ln in ax.lines] == [0.99]
     points = sorted(float(x) for x in ax.collections[0].get_offsets()[:, 0])
     assert points == sorted([results["ada"]["accuracy"], results["eve"]["accuracy"]])
-    times = [b.get_width() for b in figs["time"].axes[0].patches]
+    assert {t.get_text() for t in ax.texts} == {"ada", "eve"}  # few students: every point named
+    assert [s for s, _ in data["outliers"]["below"]] == ["eve"]
+    times = figs["time"].axes[0].collections[0].get_offsets()[:, 0]
     assert sorted(times) == sorted(r["seconds"] for r in results.values())
     page = (ws.path / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 5
+    for student in results:
+        assert f'href="feedback/{student}/{grade.ASSIGNMENT}/03_training.html"' in page
 
 
 def test_originals_are_never_modified(graded):
