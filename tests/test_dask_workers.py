@@ -228,6 +228,7 @@ def a_small_class(dest: Path) -> Path:
     return dest
 
 
+@pytest.mark.slow
 def test_a_job_carries_no_path_of_this_machine(tmp_path, monkeypatch):
     jobs = []
     monkeypatch.setattr(grade, "_run_jobs", lambda js, *args: jobs.extend(js))

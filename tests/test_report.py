@@ -219,7 +219,8 @@ def classes(tmp_path_factory, fast_sqlite):
     return get
 
 
-@pytest.fixture(scope="module", params=[300, 5], ids=["300_students", "5_students"])
+@pytest.fixture(scope="module", params=[pytest.param(300, marks=pytest.mark.slow), 5],
+                ids=["300_students", "5_students"])
 def klass(request, classes):
     ws, planted = classes(request.param)
     data = report.class_data(ws)
