@@ -708,7 +708,7 @@ def _loss_settings(loss) -> dict:
         return {"name": loss}
     name = getattr(loss, "name", None) or getattr(loss, "__name__", None) or type(loss).__name__
     cfg = loss.get_config() if isinstance(loss, keras.losses.Loss) else {}
-    return {"name": str(name), "from_logits": bool(cfg.get("from_logits", False)),
+    return {"name": str(name), "kind": type(loss).__name__, "from_logits": bool(cfg.get("from_logits", False)),
             "label_smoothing": float(cfg.get("label_smoothing", 0.0) or 0.0)}
 
 
@@ -840,6 +840,8 @@ def _judge_loss(loss: dict, what: str) -> None:
     __tracebackhide__ = True
     name = str(loss.get("name"))
     canonical = name.lower().replace("_", "")
+    if loss.get("kind") == "CategoricalCrossentropy":  # a Loss object, whatever name it was given
+        canonical = "categoricalcrossentropy"
     if canonical != "categoricalcrossentropy":
         mistakes = {
             "sparsecategoricalcrossentropy": "the labels are one-hot: sparse_... is for integer labels",
@@ -1008,6 +1010,7 @@ def _judge_panel(ax: dict, metric: str, hist: dict, figure_legend: list, panel: 
         fail(panel, "2 lines (training and validation)", f"{len(ax['lines'])} lines",
              f"plot history.history['{metric}'] and history.history['val_{metric}']")
     other = "accuracy" if metric == "loss" else "loss"
+    labels = _line_labels(ax)
     for key in (metric, f"val_{metric}"):
         line = _find_line(ax, hist[key])
         if line is None:
@@ -1016,7 +1019,7 @@ def _judge_panel(ax: dict, metric: str, hist: dict, figure_legend: list, panel: 
                  "the panels are swapped: loss on the left, accuracy on the right" if swapped
                  else f"plot history.history['{key}'] against the epochs")
         _judge_epochs(line, len(hist[key]), f"{panel}, the line of history.history['{key}']")
-        _judge_label(line, key, panel)
+        _judge_label(labels[ax["lines"].index(line)], key, panel)
     ylabel = f"{ax['ylabel']} {ax.get('title') or ''}".lower()
     if not ax["xlabel"] or not ax["ylabel"]:
         fail(f"{panel}: axis labels", "an x label (epoch) and a y label",
@@ -1026,7 +1029,6 @@ def _judge_panel(ax: dict, metric: str, hist: dict, figure_legend: list, panel: 
              f"this panel shows the {metric}: the label and the data disagree")
     legend = ax["legend"] if ax["legend"] is not None else None
     texts = list(legend or []) + list(figure_legend)
-    labels = [ln["label"] for ln in ax["lines"]]
     if legend is None and not all(label in figure_legend for label in labels):
         fail(f"{panel}: legend", "a legend naming training and validation", "no legend",
              "give each line a label=... and call ax.legend()")
@@ -1034,6 +1036,16 @@ def _judge_panel(ax: dict, metric: str, hist: dict, figure_legend: list, panel: 
     if missing:
         fail(f"{panel}: legend", f"a legend with both lines: {labels}", list(texts),
              "call ax.legend() after plotting both lines, each with its label=...")
+
+
+def _line_labels(ax: dict) -> list[str]:
+    """Each line's label: its own, or the legend's text in the same place when the legend was given
+    the labels (``ax.legend(["training", "validation"])`` names the lines in the order drawn)."""
+    labels = [str(line["label"]) for line in ax["lines"]]
+    legend = ax.get("legend")
+    if legend and len(legend) == len(labels) and all(label.startswith("_") for label in labels):
+        return [str(text) for text in legend]
+    return labels
 
 
 def _judge_epochs(line: dict, n_epochs: int, where: str) -> None:
@@ -1050,9 +1062,9 @@ def _judge_epochs(line: dict, n_epochs: int, where: str) -> None:
          "plot against range(1, len(values) + 1)")
 
 
-def _judge_label(line: dict, key: str, panel: str) -> None:
+def _judge_label(label: str, key: str, panel: str) -> None:
     __tracebackhide__ = True
-    label, validation = line["label"], key.startswith("val_")
+    validation = key.startswith("val_")
     if label.startswith("_"):  # matplotlib's name for a line given no label
         fail(f"{panel}: labels", f"a label on the line of history.history['{key}']", "a line without a label",
              f"plt.plot(..., label='{'validation' if validation else 'training'}')")

@@ -205,6 +205,11 @@ RIGHT = {
                       plot(legend="pass").replace("    return fig", "    fig.legend()\n    return fig")),
     "short_labels_and_history_epoch": ("plot_history", plot(
         epochs="[e + 1 for e in history.epoch]", train_label="metric", val_label='"val_" + metric')),
+    "legend_given_the_labels": ("plot_history", plot(train_label="None", val_label="None",
+                                                     legend='ax.legend(["training", "validation"])')),
+    "named_loss_object": ("compile_model", compile_(
+        loss='keras.losses.CategoricalCrossentropy(name="cce")',
+        metrics='[keras.metrics.CategoricalAccuracy(name="acc")]')),
     "one_line_error_reduction": ("error_reduction", """
         def error_reduction(conv_accuracy, dense_accuracy):
             return (conv_accuracy - dense_accuracy) / (1 - dense_accuracy)"""),
