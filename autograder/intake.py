@@ -56,6 +56,7 @@ class Intake:
     identities: dict[str, LmsIdentity] = field(default_factory=dict)  # student -> LMS identity
     root: Path | None = None  # the folder the files were found in (the unpacked archive's)
     archive: Path | None = None  # the .zip they came from, if any
+    carriers: dict[Path, Path] = field(default_factory=dict)  # a notebook unpacked from a hand-in zip -> that zip
 
     def add(self, student: str, notebook: str, path: Path, origin: str) -> None:
         current = self.submissions.setdefault(student, {})
@@ -222,6 +223,7 @@ def add_handin_zip(intake: Intake, path: Path, origin: str, student: str | None,
             intake.students_of[where] = owner
         if owner and nb:
             intake.add(owner, nb, inner, where)
+            intake.carriers[inner] = path
         else:
             intake.unmapped.append((where, f"not a notebook of the assignment ({', '.join(notebooks)})" if owner
                                     else "no student recognised in the archive's folder"))

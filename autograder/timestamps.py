@@ -90,6 +90,8 @@ def _time_of(student: str, files: dict[str, Path], found: Intake, sources: TimeS
         return _canvas_time(ident, sources)
     if not files:
         return SubmissionTime(None, "none", "no notebook was handed in")
+    # A notebook that came in a student's hand-in zip is dated as that zip is (it was handed in then).
+    files = {nb: found.carriers.get(Path(path), Path(path)) for nb, path in files.items()}
     if found.archive:
         return _archive_time(files, found.root, entries, sources.zone)
     return _folder_time(files, found.root)

@@ -166,6 +166,33 @@ def test_moodle_zip_entry_times_and_worksheet(tmp_path):
     assert with_sheet["al_kay"].source == "zip entry time (UTC)"  # no row of hers: the next source
 
 
+def test_a_hand_in_zip_is_dated_as_the_download_dates_it(tmp_path):
+    """The kit's hand-in zip inside a Moodle download, or in a folder: its notebooks take the time of
+    the zip they came in (their own entries say when the student last saved them)."""
+    import io
+
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr(zipfile.ZipInfo("ada/convnet/01_data.ipynb", (2026, 12, 1, 9, 0, 0)), "{}")
+    archive = tmp_path / "moodle.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        info = zipfile.ZipInfo("Ada Lovelace_1234_assignsubmission_file_/convnet-ada.zip", (2026, 1, 1, 0, 0, 0))
+        info.extra = _ut_extra(_utc(2026, 12, 16, 2, 0))
+        zf.writestr(info, inner.getvalue())
+    found = intake.collect(archive, NOTEBOOKS, tmp_path / "work")
+    assert set(found.submissions["ada_lovelace"]) == {"01_data"}
+    times = timestamps.submission_times(found, timestamps.TimeSources(timezone.utc))
+    assert times["ada_lovelace"].timestamp == _utc(2026, 12, 16, 2) and times["ada_lovelace"].source == \
+        "zip entry time (UTC)"
+    folder = tmp_path / "folder" / "ada"
+    folder.mkdir(parents=True)
+    (folder / "convnet-ada.zip").write_bytes(inner.getvalue())
+    os.utime(folder / "convnet-ada.zip", (_utc(2026, 12, 17).timestamp(),) * 2)
+    found = intake.collect(tmp_path / "folder", NOTEBOOKS, tmp_path / "work2")
+    times = timestamps.submission_times(found, timestamps.TimeSources(timezone.utc))
+    assert times["ada"].timestamp == _utc(2026, 12, 17) and times["ada"].source == "file modification time"
+
+
 def test_canvas_times_come_from_the_submissions_api_never_from_the_zip(tmp_path):
     archive = tmp_path / "canvas.zip"
     with zipfile.ZipFile(archive, "w") as zf:
