@@ -305,9 +305,10 @@ def test_a_class_graded_on_the_workers_gets_its_scores(cluster, tmp_path):
 
     print(f"graded on the workers in {remote_seconds:.0f} s")
     ws_remote = grade.Workspace(remote)
-    points = {f"01_data:{cell}": float(p) for cell, p in graded_points("01_data").items()}
-    assert cell_scores(ws_remote.db_url, "ana") == points
-    assert cell_scores(ws_remote.db_url, "dee") == {cell: 0.0 for cell in points}
+    cells = {f"{nb}:{cell}": float(p) for nb in grade.notebook_names() for cell, p in graded_points(nb).items()}
+    # ana handed in ada's notebook 1 (full points), dee the blank one; the other notebooks are missing
+    assert cell_scores(ws_remote.db_url, "ana") == {c: p if c.startswith("01_data:") else 0.0 for c, p in cells.items()}
+    assert cell_scores(ws_remote.db_url, "dee") == {c: 0.0 for c in cells}
     scores = {r["student"]: r["score"] for r in ws_remote.results()}
     assert scores == {"ana": 6, "dee": 0}, (scores, remote_seconds)
     worker_pids = set().union(*(descendants(p.pid) for p in cluster["workers"]))
