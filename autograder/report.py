@@ -90,6 +90,17 @@ def _note(r: dict, sub) -> str | None:
     return r.get("error") if r.get("status") != "ok" else (r.get("accuracy_note") or None)
 
 
+def _lateness(late: dict | None) -> str | None:
+    """The late policy's record of one student, short: on time, time unknown, or hours late and penalty."""
+    if not late:
+        return None
+    if not late.get("timestamp"):
+        return "time unknown"
+    if not late.get("seconds_late"):
+        return "on time"
+    return f"{late['hours_late']:g} h late" + (f", -{late['penalty']:g}" if late.get("penalty") else "")
+
+
 COLUMNS = [
     Column("score", "score", lambda r, sub: None if sub is None else float(sub.score), "{:g}"),
     Column("accuracy", "test accuracy", lambda r, sub: r.get("accuracy"), "{:.2%}"),
@@ -97,7 +108,7 @@ COLUMNS = [
     Column("submitted", "submitted", lambda r, sub: sub and sub.timestamp, "{:%Y-%m-%d %H:%M}", optional=True),
     Column("penalty", "late penalty", lambda r, sub: sub and (sub.late_submission_penalty or None), "{:g}",
            optional=True),
-    Column("late", "lateness", lambda r, sub: (r.get("late") or {}).get("text"), optional=True),
+    Column("late", "lateness", lambda r, sub: _lateness(r.get("late")), optional=True),
     Column("note", "note", _note),
 ]
 
