@@ -17,7 +17,10 @@ import json
 import linecache
 import os
 import sys
+import traceback
 from pathlib import Path
+
+from mnistcnn.grading import recording
 
 STATE_ENV = "MNISTCNN_STATE_DIR"
 #: Failures in a row of one check before its hint is shown.
@@ -85,23 +88,15 @@ def in_notebook() -> bool:
     return ipython is not None and ipython.get_ipython() is not None
 
 
-def grading() -> bool:
-    """True while the grader runs the notebook: a graded run is one attempt, its feedback the same
-    whatever the student tried before."""
-    from mnistcnn.grading import RECORD_ENV
-
-    return bool(os.environ.get(RECORD_ENV))
+def _outermost_check(frames) -> str | None:
+    """The first ``check_*`` function of the course among ``frames``, given outermost first."""
+    return next((f.f_code.co_name for f in frames
+                 if f.f_code.co_filename == _CHECKS_FILE and f.f_code.co_name.startswith("check_")), None)
 
 
 def check_name(tb) -> str | None:
-    """The outermost ``check_*`` function of the course in a traceback (or a frame chain)."""
-    name = None
-    while tb is not None:
-        frame = tb.tb_frame if hasattr(tb, "tb_frame") else tb
-        if frame.f_code.co_filename == _CHECKS_FILE and frame.f_code.co_name.startswith("check_"):
-            name = frame.f_code.co_name
-        tb = tb.tb_next if hasattr(tb, "tb_next") else None
-    return name
+    """The outermost ``check_*`` function of the course in a traceback."""
+    return _outermost_check(frame for frame, _ in traceback.walk_tb(tb))
 
 
 def failed(check: str | None) -> str | None:
@@ -122,11 +117,7 @@ def passed(frame) -> None:
     """A check passed: its failures in a row start again from zero."""
     if not in_notebook():
         return
-    name = None
-    while frame is not None:
-        if frame.f_code.co_filename == _CHECKS_FILE and frame.f_code.co_name.startswith("check_"):
-            name = frame.f_code.co_name
-        frame = frame.f_back
+    name = _outermost_check(reversed([f for f, _ in traceback.walk_stack(frame)]))
     data = _load()
     if name in data:
         del data[name]
@@ -160,5 +151,5 @@ def render(exc: BaseException) -> list[str]:
     """What IPython shows for a failed check: the student's line, the message, maybe a hint."""
     lines = student_lines(exc.__traceback__)
     message = f"{type(exc).__name__}: {exc}"
-    hint = failed(check_name(exc.__traceback__)) if in_notebook() and not grading() else None
+    hint = failed(check_name(exc.__traceback__)) if in_notebook() and not recording() else None
     return [*lines, message + (f"\n{hint}" if hint else "")]
