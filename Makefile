@@ -51,7 +51,7 @@ data: $(STAMP)
 # JupyterLab from the top of the course (nbgrader's Validate and formgrader read nbgrader_config.py
 # there), on the first notebook: autograder/lab.py.
 lab: setup
-	$(BIN)/python -m autograder.lab $(LAB_ARGS)
+	$(BIN)/python -m autograder.course.lab $(LAB_ARGS)
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -67,21 +67,21 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 notebooks: $(STAMP)
-	$(BIN)/python -m autograder.release
+	$(BIN)/python -m autograder.course.release
 
 validate: setup
-	$(BIN)/python -m autograder.release --validate
+	$(BIN)/python -m autograder.course.release --validate
 
-SOURCE ?= examples/submissions
+SOURCE ?= tests/fixtures/submissions
 grade: setup
 	$(BIN)/mnistcnn-grade $(SOURCE) $(GRADE_ARGS)
 
 # What the students get (autograder/kit.py): notebooks, mnistcnn/, pinned requirements, course.py.
 kit: $(STAMP)
-	$(BIN)/python -m autograder.kit
+	$(BIN)/python -m autograder.course.kit
 
 examples: $(STAMP)
-	$(BIN)/python -m autograder.examples
+	PYTHONPATH=tests $(BIN)/python -m fixtures.examples
 
 seeds: setup
 	$(BIN)/python tools/seed_sweep.py --seeds 0-11
@@ -90,11 +90,11 @@ seeds: setup
 bench: setup
 	$(BIN)/python tools/bench.py --json docs/benchmarks.json $(BENCH_ARGS)
 
-# Grade the red-team corpus (autograder/redteam.py) in the sandbox and write docs/redteam.md (~15 min).
+# Grade the red-team corpus (tests/fixtures/redteam.py) in the sandbox and write docs/redteam.md (~15 min).
 REDTEAM_DIR ?= /tmp/mnistcnn-redteam
 redteam: setup
 	rm -rf $(REDTEAM_DIR)
-	$(BIN)/python -m autograder.redteam --table $(REDTEAM_DIR)
+	PYTHONPATH=tests $(BIN)/python -m fixtures.redteam --table $(REDTEAM_DIR)
 
 clean:
 	rm -rf $(VENV) data grading gradebook.db dist

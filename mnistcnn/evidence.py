@@ -6,7 +6,7 @@ the grader runs the notebook (``$MNISTCNN_RECORD_DIR`` set), writes down the *da
 judge: the student's functions evaluated on the test's inputs, each model built (a ``.keras``
 file), the compiled settings, the figure's lines and labels. The grader moves what a test cell
 wrote out of the kernel's reach as soon as the cell ends and judges it in a clean process
-(:mod:`autograder.judge`) with its own copy of the checks. Forged evidence only earns points when it
+(:mod:`autograder.grading.judge`) with its own copy of the checks. Forged evidence only earns points when it
 is right, and being right is the exercise.
 
 Only data is written: JSON, ``.npy`` without pickled objects, ``.keras`` (loaded by the grader with

@@ -5,7 +5,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the autograder/ tooling
-from autograder.release import use_tool_path  # noqa: E402
+from autograder.course.release import use_tool_path  # noqa: E402
 from mnistcnn import quiet_tensorflow  # noqa: E402
 
 use_tool_path()  # nbgrader's tools (alembic, kernels) from this environment

@@ -6,7 +6,7 @@ import shutil
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder import release
+from autograder.course import release
 
 pytestmark = pytest.mark.slow
 

@@ -1,6 +1,6 @@
 """The course as students see it: JupyterLab in a real browser (Debian's Chromium, driven by Playwright).
 
-A JupyterLab server is started the way `make lab` starts it (autograder.lab), on a copy of the course
+A JupyterLab server is started the way `make lab` starts it (autograder.course.lab), on a copy of the course
 in a temporary folder, on a free loopback port with a random token, and always stopped at the end.
 Screenshots of every step are written to test-artifacts/browser/, with the server's log.
 """
@@ -23,8 +23,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import lab as course_lab
-from autograder import release
+from autograder.course import lab as course_lab
+from autograder.course import release
 
 pytestmark = pytest.mark.browser
 

@@ -11,8 +11,8 @@ from keras import layers
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from fixtures.reference import build_model, preprocess  # noqa: E402
 
-from autograder.reference import build_model, preprocess  # noqa: E402
 from mnistcnn import checks, expected, recipe  # noqa: E402
 
 

@@ -25,9 +25,12 @@ import time
 from pathlib import Path
 
 import pytest
+from fixtures import examples
 from nbgrader.api import Gradebook
 
-from autograder import examples, grade, release, sandbox
+from autograder.course import release
+from autograder.grading import grade
+from autograder.sandbox import launcher as sandbox
 from mnistcnn import data
 
 ROOT = release.ROOT
@@ -266,7 +269,7 @@ def test_the_workers_run_from_their_own_copy(cluster):
 
         import autograder
         import mnistcnn
-        from autograder import grade as g
+        from autograder.grading import grade as g
 
         loaded = [getattr(m, "__file__", None) or "" for m in list(sys.modules.values())]
         return {"autograder": autograder.__file__, "mnistcnn": mnistcnn.__file__, "python": sys.executable,

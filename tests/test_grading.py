@@ -16,9 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
+from fixtures import examples
 from nbgrader.api import Gradebook
 
-from autograder import examples, grade, report
+from autograder.grading import grade, report
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import intake, release, screen
-from autograder.grade import notebook_names
+from autograder.course import release
+from autograder.grading import intake, screen
+from autograder.grading.grade import notebook_names
 from mnistcnn import handin
 
 NOTEBOOKS = notebook_names()

@@ -6,9 +6,10 @@ import zipfile
 from pathlib import Path
 
 import nbformat
+from fixtures import examples
 
-from autograder import examples, grade, intake
-from autograder.grade import sanitize_for_feedback
+from autograder.grading import grade, intake
+from autograder.grading.grade import sanitize_for_feedback
 
 NOTEBOOKS = grade.notebook_names()
 

@@ -3,7 +3,7 @@ malformed and oversized, and the collection step that moves it out of the kernel
 
 The evidence is written by the course's own checks (as in a graded notebook, with
 ``$MNISTCNN_RECORD_DIR`` set), collected by the real collection step of the grader's execution
-preprocessor, and judged by :mod:`autograder.judge` with the grader's own inputs.
+preprocessor, and judged by :mod:`autograder.grading.judge` with the grader's own inputs.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from keras import layers
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from fixtures.reference import build_model  # noqa: E402
 
-from autograder import judge  # noqa: E402
-from autograder.preprocessors import CourseExecute  # noqa: E402
-from autograder.reference import build_model  # noqa: E402
+from autograder.grading import judge  # noqa: E402
+from autograder.sandbox.execute import CourseExecute  # noqa: E402
 from mnistcnn import checks, evidence, recipe  # noqa: E402
 
 
@@ -437,7 +437,7 @@ def test_a_symlinked_evidence_folder_is_not_followed(nb1, tmp_path):
 
 
 def test_every_graded_cell_of_the_course_has_a_judge(root):
-    from autograder.verdicts import GRADED_CELLS
+    from autograder.grading.verdicts import GRADED_CELLS
 
     graded = set()
     for path in sorted((root / "solutions" / "convnet").glob("*.ipynb")):
@@ -470,7 +470,7 @@ def test_a_cell_that_kills_or_stalls_the_judge_fails_alone(monkeypatch, tmp_path
     every other cell is judged by the processes started after them."""
     import sys
 
-    from autograder import verdicts
+    from autograder.grading import verdicts
 
     script = tmp_path / "fake_judge.py"
     script.write_text(FAKE_JUDGE)

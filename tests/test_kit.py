@@ -22,8 +22,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import intake, kit, release
-from autograder.grade import notebook_names
+from autograder.course import kit, release
+from autograder.grading import intake
+from autograder.grading.grade import notebook_names
 
 REGION = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
 FORBIDDEN = ("autograder/", "solutions/", "examples/", "tests/", "grading/", "docs/", "tools/", "redteam",

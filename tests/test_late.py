@@ -9,8 +9,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from fixtures import examples
 
-from autograder import grade, intake, late, timestamps
+from autograder.grading import grade, intake, late, timestamps
 
 NOTEBOOKS = grade.notebook_names()
 DEADLINE = datetime(2026, 12, 15, 23, 59, tzinfo=timezone(timedelta(hours=1)))
@@ -52,7 +53,7 @@ def test_bad_options_say_what_is_wrong(args, words):
     (["--canvas-submissions", str(grade.ROOT / "README.md")], "not a JSON file"),
 ])
 def test_the_command_line_says_what_is_wrong_before_grading(capsys, args, words):
-    assert grade.main([str(grade.EXAMPLES), *args]) == 2
+    assert grade.main([str(examples.EXAMPLES), *args]) == 2
     assert words in capsys.readouterr().err
 
 
@@ -228,7 +229,7 @@ def late_class(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("late")
     archive = tmp / "canvas.zip"
     with zipfile.ZipFile(archive, "w") as zf:
-        zf.write(grade.EXAMPLES / "ada" / "01_data.ipynb", "lovelaceada_LATE_4242_9001_01_data.ipynb")
+        zf.write(examples.EXAMPLES / "ada" / "01_data.ipynb", "lovelaceada_LATE_4242_9001_01_data.ipynb")
     api = tmp / "submissions.json"
     api.write_text(json.dumps([{"user_id": 4242, "submitted_at": "2026-12-17T04:59:00Z"}]))
     policy = late.policy_from_args("2026-12-15T23:59+01:00", "10%/day", "50%", "15m")
@@ -291,16 +292,17 @@ def test_the_course_configuration_gives_nbgrader_the_runs_policy(tmp_path):
     from nbgrader.preprocessors import AssignLatePenalties
     from traitlets.config.loader import PyFileConfigLoader
 
-    (tmp_path / "autograder").mkdir()
-    shutil.copy(grade.CONFIG_FILE, tmp_path / "autograder" / "nbgrader_config.py")
+    config_dir = tmp_path / "autograder" / "course"  # where the course keeps it, below the course's root
+    config_dir.mkdir(parents=True)
+    shutil.copy(grade.CONFIG_FILE, config_dir / "nbgrader_config.py")
     (tmp_path / "grading").mkdir()
     policy = late.policy_from_args("2026-12-15T23:59Z", "2%/hour", "30%", None)
     late.save_policy(tmp_path / "grading", policy)
-    config = PyFileConfigLoader("nbgrader_config.py", str(tmp_path / "autograder")).load_config()
+    config = PyFileConfigLoader("nbgrader_config.py", str(config_dir)).load_config()
     plugin = AssignLatePenalties(config=config).plugin_class(config=config)
     assert isinstance(plugin, late.LatePolicy) and (plugin.penalty, plugin.per, plugin.cap) == (0.02, "hour", 0.3)
     late.save_policy(tmp_path / "grading", None)  # a run without a deadline: nbgrader's default again
-    config = PyFileConfigLoader("nbgrader_config.py", str(tmp_path / "autograder")).load_config()
+    config = PyFileConfigLoader("nbgrader_config.py", str(config_dir)).load_config()
     assert AssignLatePenalties(config=config).plugin_class is not late.LatePolicy
 
 

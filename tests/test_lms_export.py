@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 import pytest
 from dateutil import parser as dateparser
 
-from autograder import grade, lms_export
-from autograder.intake import LmsIdentity
+from autograder.grading import grade, lms_export
+from autograder.grading.intake import LmsIdentity
 
 NOW = datetime(2026, 12, 20, 9, 30, tzinfo=timezone.utc)
 

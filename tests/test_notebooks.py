@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import release
+from autograder.course import release
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted(release.SOLUTIONS.glob("*.ipynb"))

@@ -15,9 +15,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from fixtures import examples
 from nbgrader.api import Gradebook
 
-from autograder import examples, grade
+from autograder.grading import grade
 
 pytestmark = pytest.mark.slow
 

@@ -16,9 +16,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from fixtures import redteam
 
-from autograder import redteam, release, sandbox
-from autograder.intake import slug
+from autograder.course import release
+from autograder.grading.intake import slug
+from autograder.sandbox import launcher as sandbox
 
 pytestmark = pytest.mark.slow
 

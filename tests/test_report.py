@@ -22,7 +22,8 @@ from nbgrader.api import Gradebook
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from autograder import grade, release, report
+from autograder.course import release
+from autograder.grading import grade, report
 
 EPOCHS = 5
 NOTEBOOKS = ("01_data", "02_convnet", "03_training")
@@ -376,9 +377,9 @@ def test_the_template_is_part_of_the_package(root):
     import tomllib
 
     config = tomllib.loads((root / "pyproject.toml").read_text())
-    patterns = config["tool"]["setuptools"]["package-data"]["autograder"]
-    template = root / "autograder" / "templates" / "report.html.j2"
-    assert any(template.match(f"autograder/{p}") for p in patterns)
+    patterns = config["tool"]["setuptools"]["package-data"]["autograder.grading"]
+    template = root / "autograder" / "grading" / "templates" / "report.html.j2"
+    assert any(template.match(f"autograder/grading/{p}") for p in patterns)
     assert "{% trans" in template.read_text()  # the page's words are translatable
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import release, sandbox
+from autograder.course import release
+from autograder.sandbox import launcher as sandbox
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -147,7 +148,7 @@ def test_nothing_outlives_the_sandbox(tmp_path):
 
 
 def test_grader_refuses_without_sandbox(monkeypatch):
-    from autograder import grade
+    from autograder.grading import grade
 
     monkeypatch.setitem(sandbox._PROBE, "reason", "bubblewrap (bwrap) is not installed")
     with pytest.raises(grade.SandboxUnavailable, match="--unsandboxed"):

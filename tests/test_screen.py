@@ -7,7 +7,8 @@ import json
 import nbformat
 import pytest
 
-from autograder import release, screen
+from autograder.course import release
+from autograder.grading import screen
 
 NB1 = release.NOTEBOOKS / "01_data.ipynb"
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from autograder import release
+from autograder.course import release
 
 FAST = ["01_data.ipynb", "02_convnet.ipynb"]
 

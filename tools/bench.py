@@ -40,7 +40,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder import grade, release  # noqa: E402
+from autograder.course import release  # noqa: E402
+from autograder.grading import grade  # noqa: E402
 from mnistcnn import TF_ENV  # noqa: E402
 
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -61,7 +62,7 @@ _PRELUDE = r"""
 import json, os, sys, time
 T0 = time.perf_counter()
 cfg = json.loads(sys.argv[1])
-sys.path.insert(0, cfg["root"]); sys.path.insert(0, os.path.join(cfg["root"], "autograder"))
+sys.path.insert(0, cfg["root"]); sys.path.insert(0, os.path.join(cfg["root"], "tests", "fixtures"))
 ORIGINAL_ENV = dict(os.environ)
 from mnistcnn import TF_ENV, _quiet_fd
 with _quiet_fd(2):  # TensorFlow first, with exactly the environment the benchmark set
@@ -576,7 +577,7 @@ def sandbox_start_cost(env: dict, runs: int = 5) -> float:
     cgroups, watchdog) over starting it bare: `python -c pass` both ways, in turn."""
     import tempfile
 
-    from autograder import sandbox
+    from autograder.sandbox import launcher as sandbox
 
     if sandbox.unavailable_reason():
         return float("nan")
@@ -699,7 +700,7 @@ def report(res: dict, command: str) -> str:  # noqa: C901 - one linear document
     lines += [
         f"**How it is measured.** Each configuration runs in its own fresh Python process (TensorFlow reads "
         f"its settings when it is imported). The process builds the reference model "
-        f"(`autograder/reference.py`), compiles it as notebook 3 does (RMSprop with the course's cosine "
+        f"(`tests/fixtures/reference.py`), compiles it as notebook 3 does (RMSprop with the course's cosine "
         f"schedule, categorical cross-entropy, accuracy) with `make_deterministic(0)`, and calls `model.fit` "
         f"on the 54,000 training images in batches of 64; a callback times {a['steps']} training steps after "
         f"{a['warmup']} warm-up steps (steady state). The projected 5-epoch time is ms/step × "
@@ -848,7 +849,7 @@ def report(res: dict, command: str) -> str:  # noqa: C901 - one linear document
             "the grader: notebook 3's accuracy test saves the model), the judging process (every graded cell's "
             "evidence and the model's accuracy, outside the kernel), and the feedback. Every kernel and the "
             "judging process start in the grader's sandbox "
-            "(bubblewrap, `autograder/sandbox.py`), as in a real grading run.",
+            "(bubblewrap, `autograder/sandbox/launcher.py`), as in a real grading run.",
             "",
         ]
         parts = g.get("parts")
@@ -868,7 +869,8 @@ def report(res: dict, command: str) -> str:  # noqa: C901 - one linear document
             judge_s = (g["ada"].get("judge_s") or {}).get("ada")
             if judge_s is not None:
                 known.append(("the grader's judging process: every graded cell's evidence and the trained model's "
-                              "accuracy, in one clean sandboxed process (`python -I -m autograder.judge`, timed "
+                              "accuracy, in one clean sandboxed process (`python -I -m autograder.grading.judge`, "
+                              "timed "
                               "inside the job)", judge_s, 1, "its sandbox start included"))
             if parts.get("evidence_write") is not None:
                 known.append(("the graded tests writing their evidence in the kernel (checks with a recording "

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-AUTOGRADER = str(Path(__file__).resolve().parent.parent / "autograder")
+FIXTURES = str(Path(__file__).resolve().parent.parent / "tests" / "fixtures")
 
 CHILD = r"""
 import json, sys, time
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     for seed in parse_seeds(args.seeds):
         t = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-c", CHILD, str(seed), "book" if args.book else "course", AUTOGRADER],
+            [sys.executable, "-c", CHILD, str(seed), "book" if args.book else "course", FIXTURES],
             capture_output=True, text=True,
         )
         if proc.returncode != 0:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 c.CourseDirectory.root = str(ROOT)
 c.CourseDirectory.course_id = "mnistcnn"
@@ -43,7 +43,7 @@ c.Execute.startup_timeout = 120
 
 # Autograding as nbgrader does it, with the output streams merged (see autograder/preprocessors.py).
 c.Autograde.autograde_preprocessors = [
-    "autograder.preprocessors.CourseExecute",
+    "autograder.sandbox.execute.CourseExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",

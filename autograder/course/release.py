@@ -1,8 +1,8 @@
 """The student version and its checks, with nbgrader.
 
-    python -m autograder.release              # regenerate notebooks/ from solutions/ (make notebooks)
-    python -m autograder.release --check      # fail if notebooks/ is not what nbgrader makes now
-    python -m autograder.release --validate   # solutions pass every test, the student version
+    python -m autograder.course.release              # regenerate notebooks/ from solutions/ (make notebooks)
+    python -m autograder.course.release --check      # fail if notebooks/ is not what nbgrader makes now
+    python -m autograder.course.release --validate   # solutions pass every test, the student version
                                               # fails every graded test cleanly (make validate)
 """
 
@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ASSIGNMENT = "convnet"
 SOLUTIONS = ROOT / "solutions" / ASSIGNMENT
 NOTEBOOKS = ROOT / "notebooks" / ASSIGNMENT

@@ -181,7 +181,7 @@ def collect(source: Path, notebooks: list[str], workdir: Path) -> Intake:
         elif student and nb:
             intake.add(student, nb, path, printable(rel))
         elif student and path.name == "timestamp.txt":
-            pass  # nbgrader's submission time, read by autograder.timestamps
+            pass  # nbgrader's submission time, read by autograder.grading.timestamps
         elif student:
             intake.unmapped.append((printable(rel), f"not a notebook of the assignment ({', '.join(notebooks)})"))
         else:

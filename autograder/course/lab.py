@@ -1,6 +1,6 @@
 """JupyterLab for the course, as `make lab` starts it (the browser test starts it the same way).
 
-    python -m autograder.lab [more jupyter lab options]
+    python -m autograder.course.lab [more jupyter lab options]
 
 JupyterLab runs from the top of the course, on the whole course, and opens the first notebook:
 nbgrader's Validate button and formgrader read the course's ``nbgrader_config.py`` from the
@@ -14,9 +14,9 @@ import os
 import sys
 from pathlib import Path
 
-from autograder.release import use_tool_path
+from autograder.course.release import use_tool_path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FIRST_NOTEBOOK = "notebooks/convnet/01_data.ipynb"
 
 

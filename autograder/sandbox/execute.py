@@ -21,7 +21,7 @@ process, outside the sandbox), which the grader turns into lines of feedback and
 
 Evidence. As soon as a cell has run, what it wrote into the recording folder's ``evidence/``
 (:mod:`mnistcnn.evidence`) is moved to ``CourseExecute.evidence_dir/<notebook>/<grade_id>/``,
-outside the kernel's reach, where :mod:`autograder.judge` reads it. Only regular files are moved
+outside the kernel's reach, where :mod:`autograder.grading.judge` reads it. Only regular files are moved
 (no links, no folders), and at most ``max_evidence_files`` files and ``max_evidence_bytes`` bytes
 per cell; the rest is deleted and the cell's evidence marked as refused, with the reason. What a
 cell that is not a graded test writes is deleted.
@@ -45,7 +45,7 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Int, Unicode
 
-from autograder import sandbox
+from autograder.sandbox import launcher as sandbox
 from mnistcnn.grading import RECORD_ENV
 
 INCIDENTS_ENV = "MNISTCNN_INCIDENTS"

@@ -1,6 +1,6 @@
 """The students' kit: what the instructor hands out, as a folder and a zip (`make kit`).
 
-    python -m autograder.kit [--out dist]     # dist/convnet-kit/ and dist/convnet-kit.zip
+    python -m autograder.course.kit [--out dist]     # dist/convnet-kit/ and dist/convnet-kit.zip
 
 It holds the student notebooks (``convnet/``, and the same as handed out in ``originals/convnet/``),
 the package they import (``mnistcnn/``), the pinned requirements and an ``environment.yml``
@@ -19,7 +19,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder import release
+from autograder.course import release
 
 ROOT = release.ROOT
 TEMPLATE = ROOT / "kit"

@@ -140,7 +140,7 @@ def _gradebook_data(ws, results: dict) -> dict:
     """Scores, per-test pass rates and the table's column values, from the gradebook."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    from autograder.grade import ASSIGNMENT
+    from autograder.grading.grade import ASSIGNMENT
 
     scores, cells, notebooks, columns = {}, {}, {}, {}
     with Gradebook(ws.db_url) as gb:
@@ -170,7 +170,7 @@ def _gradebook_data(ws, results: dict) -> dict:
 
 def _feedback_files(ws, student: str) -> list[str]:
     """The student's feedback pages, relative to the report (which sits at the top of the grading folder)."""
-    from autograder.grade import ASSIGNMENT
+    from autograder.grading.grade import ASSIGNMENT
 
     folder = ws.path / "feedback" / student / ASSIGNMENT
     return [p.relative_to(ws.path).as_posix() for p in sorted(folder.glob("*.html"))]
@@ -485,7 +485,7 @@ def _png(fig, save_as: Path | None = None) -> str:
 def _template():
     from jinja2 import Environment, PackageLoader, select_autoescape
 
-    env = Environment(loader=PackageLoader("autograder", "templates"), autoescape=select_autoescape(["j2"]),
+    env = Environment(loader=PackageLoader("autograder.grading", "templates"), autoescape=select_autoescape(["j2"]),
                       extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
     env.install_null_translations(newstyle=True)  # a translation (gettext catalogue) can be installed instead
     return env.get_template("report.html.j2")

@@ -1,16 +1,16 @@
 """The grader's verdict on every graded test cell, from the evidence the cell handed over.
 
-    python -I -m autograder.judge EVIDENCE --cells 01_data:test_encode_labels,... --threshold 0.99
+    python -I -m autograder.grading.judge EVIDENCE --cells 01_data:test_encode_labels,... --threshold 0.99
 
 ``EVIDENCE/<notebook>/<grade_id>/`` holds what each graded test cell of the student's notebook
 wrote while it ran (:mod:`mnistcnn.evidence`), moved out of the kernel's reach as soon as the cell
-ended (:mod:`autograder.preprocessors`). This module runs in a fresh, sandboxed process, with the
+ended (:mod:`autograder.sandbox.execute`). This module runs in a fresh, sandboxed process, with the
 grader's own copy of the course's checks and its own copy of each test's inputs (the hidden ones
 too), and decides every graded cell: it loads data only (JSON, ``.npy`` without pickle, ``.keras``
 with ``safe_mode=True``), never imports or runs anything that came out of the kernel, rebuilds
 each model from its file and judges it, and measures the trained model's test accuracy on freshly
 loaded test data. It prints a JSON line as it starts each cell, then one with the cell's
-:class:`~autograder.verdicts.Verdict`; :func:`autograder.verdicts.run_judge` drives it.
+:class:`~autograder.grading.verdicts.Verdict`; :func:`autograder.grading.verdicts.run_judge` drives it.
 
 Missing, malformed or oversized evidence fails that cell only, with the reason.
 """
@@ -38,7 +38,7 @@ quiet_tensorflow()
 
 import keras  # noqa: E402
 
-from autograder.verdicts import ACCURACY_CELL, GRADED_CELLS, Verdict  # noqa: E402
+from autograder.grading.verdicts import ACCURACY_CELL, GRADED_CELLS, Verdict  # noqa: E402
 from mnistcnn import checks, evidence  # noqa: E402
 from mnistcnn.checks import CheckFailed  # noqa: E402
 
@@ -518,7 +518,7 @@ def judge_cell(root: Path, notebook: str, cell_id: str, ref: Reference, threshol
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m autograder.judge", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m autograder.grading.judge", description=__doc__.split("\n\n")[0])
     ap.add_argument("evidence", help="the evidence folder: <notebook>/<grade_id>/ of one submission")
     ap.add_argument("--cells", required=True, help="comma-separated notebook:grade_id to judge, in order")
     ap.add_argument("--threshold", type=float, default=0.99, help="test accuracy needed")

@@ -1,6 +1,6 @@
 """mnistcnn-grade: grade a whole class with nbgrader, several submissions at a time.
 
-    mnistcnn-grade                          # the example submissions shipped in examples/
+    make grade                              # the example class (tests/fixtures/submissions/)
     mnistcnn-grade submissions.zip          # an LMS download (Canvas, Moodle) or a folder
     mnistcnn-grade FOLDER --workers 4 --scheduler tcp://host:8786 --db postgresql://...
 
@@ -31,12 +31,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from autograder import intake as intake_mod
-from autograder import late as late_mod
-from autograder import lms_export, release, sandbox, timestamps
-from autograder.preprocessors import INCIDENTS_ENV
-from autograder.verdicts import ACCURACY_CELL as JUDGED_ACCURACY_CELL
-from autograder.verdicts import run_judge
+from autograder.grading import intake as intake_mod
+from autograder.grading import late as late_mod
+from autograder.grading import lms_export
+from autograder.course import release
+from autograder.sandbox import launcher as sandbox
+from autograder.grading import timestamps
+from autograder.sandbox.execute import INCIDENTS_ENV
+from autograder.grading.verdicts import ACCURACY_CELL as JUDGED_ACCURACY_CELL
+from autograder.grading.verdicts import run_judge
 from mnistcnn.grading import RECORD_ENV
 
 ROOT = release.ROOT
@@ -44,8 +47,7 @@ ASSIGNMENT = release.ASSIGNMENT
 ACCURACY_CELL = JUDGED_ACCURACY_CELL[1]
 #: Seconds the judging of one cell may take (the accuracy measurement is the longest: about 3 s).
 JUDGE_CELL_TIMEOUT = 600
-CONFIG_FILE = Path(__file__).resolve().parent / "nbgrader_config.py"
-EXAMPLES = ROOT / "examples" / "submissions"
+CONFIG_FILE = release.ROOT / "autograder" / "course" / "nbgrader_config.py"
 
 
 def notebook_names() -> list[str]:
@@ -237,7 +239,7 @@ def _environments(job: Job, paths: JobPaths) -> tuple[dict, dict, list[str] | No
         env["MNISTCNN_SANDBOX_RUNTIME"] = str(paths.runtime)
         judging = paths.tmp / "judge-sandbox.json"  # the evidence and the grader's own code, read-only
         judging.write_text(json.dumps({"limits": job.sandbox["limits"], "data": data,
-                                       "ro": [str(paths.evidence), str(Path(__file__).resolve().parent)]}))
+                                       "ro": [str(paths.evidence), str(release.ROOT / "autograder")]}))
         (paths.runtime / "judge").mkdir()
         prefix = [sys.executable, "-m", "autograder.sandbox", "run", "--config", str(judging),
                   "--run-dir", str(paths.runtime / "judge"), "--events", str(paths.runtime / "judge-events.json"),
@@ -658,8 +660,8 @@ def sandbox_setting(limits: sandbox.Limits | None, unsandboxed: bool, local: boo
 
 
 def screen_submission(student: str, files: dict[str, Path], released: dict) -> tuple[dict, list[dict]]:
-    """Screen each notebook (:mod:`autograder.screen`): the usable ones, and the notes."""
-    from autograder import screen
+    """Screen each notebook (:mod:`autograder.grading.screen`): the usable ones, and the notes."""
+    from autograder.grading import screen
 
     usable, notes = {}, []
     for nb, path in sorted(files.items()):
@@ -682,7 +684,7 @@ def grade_class(source: Path, ws: Workspace, *, workers: int | None = None, thre
                 cell_timeout: float | None = None, policy: late_mod.Policy | None = None,
                 sources: timestamps.TimeSources | None = None, lms: lms_export.LmsOptions | None = None) -> dict:
     """Collect, grade (in parallel), write. Returns a summary (students, skipped, unmapped, errors)."""
-    from autograder import screen
+    from autograder.grading import screen
     from mnistcnn.expected import ACCURACY_THRESHOLD
 
     release.use_tool_path()  # nbgrader's Gradebook runs `alembic` from PATH when it creates one
@@ -833,7 +835,7 @@ def _run_jobs(jobs: list[Job], ws, workers, threads, scheduler, out, summary) ->
 
 def finish(ws: Workspace, out=sys.stdout, lms: lms_export.LmsOptions | None = None) -> None:
     """Grades CSV, the LMS imports and the class report from the gradebook and the stored results."""
-    from autograder import report
+    from autograder.grading import report
 
     csv_path = export_grades(ws)
     written, notes = lms_export.write_all(ws, _identities(ws), lms or lms_export.LmsOptions())
@@ -929,8 +931,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="mnistcnn-grade", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="\n\n".join(__doc__.split("\n\n")[1:]))
-    ap.add_argument("source", nargs="?", default=str(EXAMPLES),
-                    help="a folder of submissions or an LMS .zip download (default: the shipped examples)")
+    ap.add_argument("source", help="a folder of submissions or an LMS .zip download (make grade: the example class)")
     ap.add_argument("--out", default=str(ROOT / "grading"), help="grading folder (default: grading/)")
     ap.add_argument("--db", help="gradebook as an SQLAlchemy URL (default: sqlite in the grading folder)")
     ap.add_argument("--workers", type=int, help="parallel jobs on the local cluster (default: cores / 2)")

@@ -25,7 +25,7 @@ The launcher (trusted, outside) starts ``bwrap`` with:
   written, file size (``RLIMIT_FSIZE``), no core dumps.
 
 When a limit is hit the launcher kills the sandbox and writes why to the events file, outside the
-sandbox, where the grader (``autograder.preprocessors``) reads it for the student's feedback.
+sandbox, where the grader (``autograder.sandbox.execute``) reads it for the student's feedback.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class Limits:
     tmp: int = 512 * MiB  # size of its private /tmp and of its home (each)
     nproc: int = 512  # processes and threads (TensorFlow alone starts dozens of threads)
     cores: float = 0.0  # CPU share in cores (0: as many as the job's threads)
-    output: int = 4 * MiB  # notebook output kept by the grader (enforced in autograder.preprocessors)
+    output: int = 4 * MiB  # notebook output kept by the grader (enforced in autograder.sandbox.execute)
 
     @classmethod
     def from_dict(cls, data: dict) -> Limits:

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 
-from autograder.intake import Intake
-from autograder.late import SubmissionTime
+from autograder.grading.intake import Intake
+from autograder.grading.late import SubmissionTime
 
 EXTENDED_TIMESTAMP = 0x5455  # the "UT" extra field of Info-ZIP: modification time in UTC
 

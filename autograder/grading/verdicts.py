@@ -1,5 +1,5 @@
 """The grader's side of judging: which cells are judged, the verdict record, and the driver that
-runs the judging process (:mod:`autograder.judge`) and survives it.
+runs the judging process (:mod:`autograder.grading.judge`) and survives it.
 
 The judging process reports each cell as it goes: a ``start`` line, then a ``verdict`` line. When it
 dies or stalls on a cell (evidence built to exhaust its memory or time), that cell fails with the
@@ -19,7 +19,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 
-#: Every graded cell of the course, as (notebook, grade_id); autograder.judge has a judge for each.
+#: Every graded cell of the course, as (notebook, grade_id); autograder.grading.judge has a judge for each.
 GRADED_CELLS = [
     ("01_data", "test_preprocess_images"),
     ("01_data", "test_encode_labels"),
@@ -57,7 +57,7 @@ def cells_of(notebook: str) -> list[str]:
 
 
 def judge_command(evidence: str, cells: list[tuple[str, str]], threshold: float) -> list[str]:
-    return [sys.executable, "-I", "-m", "autograder.judge", str(evidence), "--cells",
+    return [sys.executable, "-I", "-m", "autograder.grading.judge", str(evidence), "--cells",
             ",".join(f"{nb}:{cell}" for nb, cell in cells), "--threshold", str(threshold)]
 
 
@@ -127,7 +127,7 @@ def _sandbox_reason(events: str | None) -> str | None:
     """Why the sandbox stopped the judging process (a limit), from its events file, if it did."""
     if not events:
         return None
-    from autograder import sandbox
+    from autograder.sandbox import launcher as sandbox
 
     reason = sandbox.read_events(events).get("reason")
     sandbox.cleanup(events)  # a launcher stopped before it could remove its cgroups

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from autograder.intake import LmsIdentity
+from autograder.grading.intake import LmsIdentity
 
 #: Moodle's English column names (``lang/en/assign.php``, ``lang/en/moodle.php``); Moodle matches them
 #: in the language of the instructor's session.
@@ -190,7 +190,7 @@ def student_grades(ws, identities: dict[str, LmsIdentity], worksheet: dict[str, 
     """Every graded student's final score, LMS identity, contact fields and feedback line."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    from autograder.grade import ASSIGNMENT
+    from autograder.grading.grade import ASSIGNMENT
 
     results = {r["student"]: r for r in ws.results() if r.get("status") == "ok"}
     grades = []

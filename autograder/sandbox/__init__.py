@@ -1,0 +1,1 @@
+"""Running a student's code: the bubblewrap launcher (``launcher``) and nbgrader's execution step (``execute``)."""

@@ -1,0 +1,7 @@
+"""``python -m autograder.sandbox run ...``: the launcher's command line (see :mod:`autograder.sandbox.launcher`)."""
+
+import sys
+
+from autograder.sandbox.launcher import main
+
+sys.exit(main())
