@@ -29,7 +29,7 @@ from fixtures import examples
 from nbgrader.api import Gradebook
 
 from autograder.course import release
-from autograder.grading import grade
+from autograder.grading import grade, gradebook, jobs, records, run
 from autograder.sandbox import launcher as sandbox
 from mnistcnn import data
 
@@ -172,7 +172,7 @@ def cluster(tmp_path_factory):
     venv = environment_copy(course / ".venv", course)
     cache = base / "mnist-cache"
     cache.mkdir()
-    shutil.copyfile(grade.mnist_file(), cache / "mnist.npz")  # the worker machine's own `make data`
+    shutil.copyfile(jobs.mnist_file(), cache / "mnist.npz")  # the worker machine's own `make data`
     worker_tmp = Path(tempfile.mkdtemp(prefix="mnw-"))  # short: kernel sockets live under it
     env = {"PATH": os.pathsep.join([str(venv / "bin"), "/usr/local/bin", "/usr/bin", "/bin"]),
            "HOME": str(base / "home"), "KERAS_HOME": str(base / "home" / ".keras"), "MNIST_CACHE_DIR": str(cache),
@@ -199,14 +199,14 @@ def graded_points(notebook: str) -> dict:
     """grade id -> points of the graded cells of a notebook, from solutions/."""
     import nbformat
 
-    nb = nbformat.read(ROOT / "solutions" / grade.ASSIGNMENT / f"{notebook}.ipynb", as_version=4)
+    nb = nbformat.read(ROOT / "solutions" / release.ASSIGNMENT / f"{notebook}.ipynb", as_version=4)
     return {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"] for c in nb.cells
             if c.metadata.get("nbgrader", {}).get("grade")}
 
 
 def cell_scores(db_url: str, student: str) -> dict:
     with Gradebook(db_url) as gb:
-        sub = gb.find_submission(grade.ASSIGNMENT, student)
+        sub = gb.find_submission(release.ASSIGNMENT, student)
         return {f"{nb.name}:{g.name}": g.score for nb in sub.notebooks for g in nb.grades}
 
 
@@ -237,11 +237,11 @@ def test_a_job_carries_no_path_of_this_machine(tmp_path, monkeypatch):
     monkeypatch.setattr(grade, "_run_jobs", lambda js, *args: jobs.extend(js))
     monkeypatch.setattr(grade, "finish", lambda *args, **kwargs: None)
     src = a_small_class(tmp_path / "submissions")
-    grade.grade_class(src, grade.Workspace(tmp_path / "ws"), threads=1, out=io.StringIO())
+    run.grade_class(src, gradebook.Workspace(tmp_path / "ws"), threads=1, out=io.StringIO())
     assert sorted(job.student for job in jobs) == ["ana", "dee"]
     for job in jobs:
         blob = pickle.dumps(job)
-        for path in (ROOT, tmp_path, Path(sys.prefix), Path(grade.mnist_file())):
+        for path in (ROOT, tmp_path, Path(sys.prefix), Path(jobs.mnist_file())):
             assert str(path).encode() not in blob, (job.student, path)
         assert len(blob) < 2_000_000, len(blob)
 
@@ -249,10 +249,10 @@ def test_a_job_carries_no_path_of_this_machine(tmp_path, monkeypatch):
 def test_a_worker_without_bubblewrap_refuses_the_job(tmp_path, monkeypatch):
     monkeypatch.setitem(sandbox._PROBE, "reason", "bubblewrap (bwrap) is not installed")
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    job = grade.Job("ana", "0" * 64, files={}, solutions={}, released={}, template_db=b"", threads=1, timeout=60,
+    job = records.Job("ana", "0" * 64, files={}, solutions={}, released={}, template_db=b"", threads=1, timeout=60,
                     threshold=0.99, sandbox={"limits": {}})
-    with pytest.raises(grade.SandboxUnavailable, match="on the worker .*bwrap.* is not installed"):
-        grade.grade_one(job)
+    with pytest.raises(jobs.SandboxUnavailable, match="on the worker .*bwrap.* is not installed"):
+        jobs.grade_one(job)
     assert list(tmp_path.iterdir()) == []  # its private folder is removed
 
 
@@ -307,8 +307,8 @@ def test_a_class_graded_on_the_workers_gets_its_scores(cluster, tmp_path):
     assert changed == [], f"written in the instructor's course folder while grading remotely: {changed[:20]}"
 
     print(f"graded on the workers in {remote_seconds:.0f} s")
-    ws_remote = grade.Workspace(remote)
-    cells = {f"{nb}:{cell}": float(p) for nb in grade.notebook_names() for cell, p in graded_points(nb).items()}
+    ws_remote = gradebook.Workspace(remote)
+    cells = {f"{nb}:{cell}": float(p) for nb in run.notebook_names() for cell, p in graded_points(nb).items()}
     # ana handed in ada's notebook 1 (full points), dee the blank one; the other notebooks are missing
     assert cell_scores(ws_remote.db_url, "ana") == {c: p if c.startswith("01_data:") else 0.0 for c, p in cells.items()}
     assert cell_scores(ws_remote.db_url, "dee") == {c: 0.0 for c in cells}
@@ -317,4 +317,4 @@ def test_a_class_graded_on_the_workers_gets_its_scores(cluster, tmp_path):
     worker_pids = set().union(*(descendants(p.pid) for p in cluster["workers"]))
     for result in ws_remote.results():
         assert result["pid"] in worker_pids and result["sandbox"] == "bubblewrap", result
-        assert (remote / "feedback" / result["student"] / grade.ASSIGNMENT / "01_data.html").is_file()
+        assert (remote / "feedback" / result["student"] / release.ASSIGNMENT / "01_data.html").is_file()

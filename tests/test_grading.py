@@ -19,7 +19,8 @@ import pytest
 from fixtures import examples
 from nbgrader.api import Gradebook
 
-from autograder.grading import grade, report
+from autograder.course import release
+from autograder.grading import gradebook, report, run
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +36,7 @@ def tree_hash(root: Path) -> str:
 
 def cell_scores(db_url: str, student: str) -> dict:
     with Gradebook(db_url) as gb:
-        sub = gb.find_submission(grade.ASSIGNMENT, student)
+        sub = gb.find_submission(release.ASSIGNMENT, student)
         return {f"{nb.name}:{g.name}": g.score for nb in sub.notebooks for g in nb.grades}
 
 
@@ -47,8 +48,8 @@ def graded(tmp_path_factory):
     shutil.copytree(examples.EXAMPLES, source)
     before = tree_hash(source)
     out = io.StringIO()
-    summary = grade.grade_class(source, grade.Workspace(ws_dir), workers=2, threads=1, out=out)
-    return {"ws": grade.Workspace(ws_dir), "summary": summary, "out": out.getvalue(), "source": source,
+    summary = run.grade_class(source, gradebook.Workspace(ws_dir), workers=2, threads=1, out=out)
+    return {"ws": gradebook.Workspace(ws_dir), "summary": summary, "out": out.getvalue(), "source": source,
             "source_hash": before}
 
 
@@ -80,19 +81,19 @@ def test_monkeypatching_the_notebook_cannot_buy_the_accuracy_points(graded):
     assert scores["03_training:test_accuracy_99"] == 0
     # Her honest parts still earn their points.
     assert scores["02_convnet:test_build_model"] == 3 and scores["03_training:test_plot_history"] == 3
-    feedback = (ws.path / "feedback" / "eve" / grade.ASSIGNMENT / "03_training.html").read_text()
+    feedback = (ws.path / "feedback" / "eve" / release.ASSIGNMENT / "03_training.html").read_text()
     assert "measured outside your notebook" in feedback and "below 99%" in feedback
 
 
 def test_feedback_teaches_and_hides_the_hidden_tests(graded):
     ws = graded["ws"]
     for student in ("ada", "ben", "cyd", "dee", "eve"):
-        for nb in grade.notebook_names():
-            html = (ws.path / "feedback" / student / grade.ASSIGNMENT / f"{nb}.html").read_text()
+        for nb in run.notebook_names():
+            html = (ws.path / "feedback" / student / release.ASSIGNMENT / f"{nb}.html").read_text()
             assert "BEGIN HIDDEN TESTS" not in html
             assert "check_test_accuracy" not in html and "check_new_model_each_call" not in html
             assert "example_history(epochs=7" not in html
-    ben = (ws.path / "feedback" / "ben" / grade.ASSIGNMENT / "02_convnet.html").read_text()
+    ben = (ws.path / "feedback" / "ben" / release.ASSIGNMENT / "02_convnet.html").read_text()
     assert "padding=&#39;same&#39; keeps the size" in ben or "padding='same' keeps the size" in ben
     assert "likely mistake" in ben
     # The message, not the frames of the course's own code (feedback keeps no traceback at all: a
@@ -100,7 +101,7 @@ def test_feedback_teaches_and_hides_the_hidden_tests(graded):
     assert "CheckFailed: Convolutional base: layer 0 (Conv2D)" in ben and "checks.py" not in ben
     assert "During handling" not in ben and "hint (" not in ben
     # The instructor's autograded copies keep everything.
-    autograded = (ws.path / "autograded" / "ada" / grade.ASSIGNMENT / "03_training.ipynb").read_text()
+    autograded = (ws.path / "autograded" / "ada" / release.ASSIGNMENT / "03_training.ipynb").read_text()
     assert "check_test_accuracy" in autograded
 
 
@@ -141,7 +142,7 @@ def test_report_figures_show_the_class(graded):
     page = (ws.path / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 5
     for student in results:
-        assert f'href="feedback/{student}/{grade.ASSIGNMENT}/03_training.html"' in page
+        assert f'href="feedback/{student}/{release.ASSIGNMENT}/03_training.html"' in page
 
 
 def test_originals_are_never_modified(graded):
@@ -152,7 +153,7 @@ def test_a_second_run_grades_nothing_again(graded):
     ws = graded["ws"]
     before = {s: cell_scores(ws.db_url, s) for s in ("ada", "eve")}
     out = io.StringIO()
-    summary = grade.grade_class(graded["source"], ws, workers=1, threads=1, out=out)
+    summary = run.grade_class(graded["source"], ws, workers=1, threads=1, out=out)
     assert sorted(summary["skipped"]) == ["ada", "ben", "cyd", "dee", "eve"]
     assert {s: cell_scores(ws.db_url, s) for s in ("ada", "eve")} == before
 
@@ -179,11 +180,11 @@ def test_killed_worker_and_determinism(graded, tmp_path):
         killed.append(pid)
         (markers / "ada2").unlink()
 
-    ws = grade.Workspace(tmp_path / "ws")
+    ws = gradebook.Workspace(tmp_path / "ws")
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         thread = threading.Thread(target=killer, daemon=True)
         thread.start()
-        summary = grade.grade_class(src, ws, threads=1, scheduler=cluster.scheduler_address,
+        summary = run.grade_class(src, ws, threads=1, scheduler=cluster.scheduler_address,
                                     marker_dir=markers, out=io.StringIO())
         thread.join(timeout=5)
     assert killed, "the worker was not killed"
@@ -192,7 +193,7 @@ def test_killed_worker_and_determinism(graded, tmp_path):
     assert set(results) == {"ada2", "dee2"}
     assert results["ada2"]["pid"] != killed[0]  # graded again, by the other or a restarted worker
     with Gradebook(ws.db_url) as gb:
-        assert sorted(s.student.id for s in gb.find_assignment(grade.ASSIGNMENT).submissions) == ["ada2", "dee2"]
+        assert sorted(s.student.id for s in gb.find_assignment(release.ASSIGNMENT).submissions) == ["ada2", "dee2"]
     first = {r["student"]: r for r in graded["ws"].results()}["ada"]
     assert results["ada2"]["accuracy"] == first["accuracy"]
     assert cell_scores(ws.db_url, "ada2") == cell_scores(graded["ws"].db_url, "ada")
@@ -217,10 +218,10 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path):
     done_first = {p.stem for p in (ws_dir / "results").glob("*.json")}
     assert 1 <= len(done_first) < 3
     out = io.StringIO()
-    summary = grade.grade_class(src, grade.Workspace(ws_dir), workers=1, threads=2, out=out)
+    summary = run.grade_class(src, gradebook.Workspace(ws_dir), workers=1, threads=2, out=out)
     assert set(summary["skipped"]) == done_first
-    ws = grade.Workspace(ws_dir)
+    ws = gradebook.Workspace(ws_dir)
     with Gradebook(ws.db_url) as gb:
-        subs = [s.student.id for s in gb.find_assignment(grade.ASSIGNMENT).submissions]
+        subs = [s.student.id for s in gb.find_assignment(release.ASSIGNMENT).submissions]
     assert sorted(subs) == ["ben", "cyd", "dee"]
     assert {r["student"] for r in ws.results()} == {"ben", "cyd", "dee"}

@@ -12,7 +12,7 @@ import pytest
 
 from autograder.course import release
 from autograder.grading import intake, screen
-from autograder.grading.grade import notebook_names
+from autograder.grading.run import notebook_names
 from mnistcnn import handin
 
 NOTEBOOKS = notebook_names()

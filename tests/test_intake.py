@@ -8,10 +8,11 @@ from pathlib import Path
 import nbformat
 from fixtures import examples
 
-from autograder.grading import grade, intake
-from autograder.grading.grade import sanitize_for_feedback
+from autograder.course import release
+from autograder.grading import intake, run
+from autograder.grading.feedback import sanitize_for_feedback
 
-NOTEBOOKS = grade.notebook_names()
+NOTEBOOKS = run.notebook_names()
 
 
 def tree_hash(root: Path) -> str:
@@ -77,7 +78,7 @@ def test_newest_of_two_files_for_one_notebook_is_used(tmp_path):
 
 def test_feedback_copy_has_no_hidden_tests_and_no_tracebacks():
     nb = nbformat.read(examples.EXAMPLES / "ada" / "03_training.ipynb", as_version=4)
-    solution = nbformat.read(grade.release.SOLUTIONS / "03_training.ipynb", as_version=4)
+    solution = nbformat.read(release.SOLUTIONS / "03_training.ipynb", as_version=4)
     by_id = {c.metadata["nbgrader"]["grade_id"]: c for c in solution.cells if "nbgrader" in c.metadata}
     for cell in nb.cells:  # what the autograder runs: the source version of every test cell
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
@@ -86,7 +87,7 @@ def test_feedback_copy_has_no_hidden_tests_and_no_tracebacks():
             cell.outputs = [nbformat.v4.new_output("error", ename="CheckFailed", evalue="expected: 1",
                                                    traceback=["---> 4 checks.check_test_accuracy(model)"])]
     assert "BEGIN HIDDEN TESTS" in nbformat.writes(nb)
-    sanitize_for_feedback(nb, grade.released_sources())
+    sanitize_for_feedback(nb, run.released_sources())
     text = nbformat.writes(nb)
     assert "HIDDEN TESTS" not in text and "check_test_accuracy" not in text and "example_history(epochs=7" not in text
     assert "CheckFailed: expected: 1" in text

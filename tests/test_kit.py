@@ -24,7 +24,7 @@ import pytest
 
 from autograder.course import kit, release
 from autograder.grading import intake
-from autograder.grading.grade import notebook_names
+from autograder.grading.run import notebook_names
 
 REGION = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
 FORBIDDEN = ("autograder/", "solutions/", "examples/", "tests/", "grading/", "docs/", "tools/", "redteam",

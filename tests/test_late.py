@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from fixtures import examples
 
-from autograder.grading import grade, intake, late, timestamps
+from autograder.course import release
+from autograder.grading import grade, gradebook, intake, jobs, late, lms_export, run, timestamps
 
-NOTEBOOKS = grade.notebook_names()
+NOTEBOOKS = run.notebook_names()
 DEADLINE = datetime(2026, 12, 15, 23, 59, tzinfo=timezone(timedelta(hours=1)))
 
 
@@ -50,7 +51,7 @@ def test_bad_options_say_what_is_wrong(args, words):
     (["--late-penalty", "10%/day"], "need a --deadline"),
     (["--deadline", "2026-12-15T23:59Z", "--lms-timezone", "Mars/Olympus"], "not a time zone"),
     (["--worksheet", "no-such-worksheet.csv"], "cannot be read"),
-    (["--canvas-submissions", str(grade.ROOT / "README.md")], "not a JSON file"),
+    (["--canvas-submissions", str(release.ROOT / "README.md")], "not a JSON file"),
 ])
 def test_the_command_line_says_what_is_wrong_before_grading(capsys, args, words):
     assert grade.main([str(examples.EXAMPLES), *args]) == 2
@@ -76,7 +77,7 @@ def _gradebook(path: Path, scores: dict[str, tuple[float, float]]) -> str:
     from nbgrader.api import Gradebook
 
     url = f"sqlite:///{path}"
-    grade.release.use_tool_path()
+    release.use_tool_path()
     with Gradebook(url) as gb:
         gb.add_assignment("convnet")
         for nb, (_, points) in scores.items():
@@ -234,13 +235,13 @@ def late_class(tmp_path_factory):
     api.write_text(json.dumps([{"user_id": 4242, "submitted_at": "2026-12-17T04:59:00Z"}]))
     policy = late.policy_from_args("2026-12-15T23:59+01:00", "10%/day", "50%", "15m")
     sources = timestamps.TimeSources(timezone.utc, canvas=timestamps.read_canvas_submissions(api))
-    lms = grade.lms_export.LmsOptions("Convnets (12345)")
-    ws = grade.Workspace(tmp / "grading")
+    lms = lms_export.LmsOptions("Convnets (12345)")
+    ws = gradebook.Workspace(tmp / "grading")
     runs = []
     for force in (False, True, False):
         out = tmp / f"log{len(runs)}.txt"
         with open(out, "w") as f:
-            runs.append(grade.grade_class(archive, ws, workers=1, threads=2, force=force, out=f, policy=policy,
+            runs.append(run.grade_class(archive, ws, workers=1, threads=2, force=force, out=f, policy=policy,
                                           sources=sources, lms=lms))
     return {"ws": ws, "runs": runs, "log": (tmp / "log0.txt").read_text()}
 
@@ -294,7 +295,7 @@ def test_the_course_configuration_gives_nbgrader_the_runs_policy(tmp_path):
 
     config_dir = tmp_path / "autograder" / "course"  # where the course keeps it, below the course's root
     config_dir.mkdir(parents=True)
-    shutil.copy(grade.CONFIG_FILE, config_dir / "nbgrader_config.py")
+    shutil.copy(jobs.CONFIG_FILE, config_dir / "nbgrader_config.py")
     (tmp_path / "grading").mkdir()
     policy = late.policy_from_args("2026-12-15T23:59Z", "2%/hour", "30%", None)
     late.save_policy(tmp_path / "grading", policy)

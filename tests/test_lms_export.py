@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 import pytest
 from dateutil import parser as dateparser
 
-from autograder.grading import grade, lms_export
+from autograder.course import release
+from autograder.grading import gradebook, lms_export
 from autograder.grading.intake import LmsIdentity
 
 NOW = datetime(2026, 12, 20, 9, 30, tzinfo=timezone.utc)
@@ -133,8 +134,8 @@ def test_moodle_gradebook_import(tmp_path):
 def test_write_all_from_the_gradebook_and_results(tmp_path):
     from nbgrader.api import Gradebook
 
-    ws = grade.Workspace(tmp_path / "grading")
-    grade.release.use_tool_path()
+    ws = gradebook.Workspace(tmp_path / "grading")
+    release.use_tool_path()
     with Gradebook(ws.db_url) as gb:
         gb.add_assignment("convnet")
         gb.add_notebook("01_data", "convnet")

@@ -18,7 +18,8 @@ import pytest
 from fixtures import examples
 from nbgrader.api import Gradebook
 
-from autograder.grading import grade
+from autograder.course import release
+from autograder.grading import gradebook, run
 
 pytestmark = pytest.mark.slow
 
@@ -64,11 +65,11 @@ def postgres_url():
 def test_grades_go_into_a_postgresql_gradebook(postgres_url, tmp_path):
     src = tmp_path / "src"
     shutil.copytree(examples.EXAMPLES / "cyd", src / "cyd")
-    ws = grade.Workspace(tmp_path / "ws", postgres_url)
-    summary = grade.grade_class(src, ws, workers=1, threads=2, out=io.StringIO())
+    ws = gradebook.Workspace(tmp_path / "ws", postgres_url)
+    summary = run.grade_class(src, ws, workers=1, threads=2, out=io.StringIO())
     assert summary["errors"] == {}
     assert not (tmp_path / "ws" / "gradebook.db").exists()
     with Gradebook(postgres_url) as gb:
-        sub = gb.find_submission(grade.ASSIGNMENT, "cyd")
+        sub = gb.find_submission(release.ASSIGNMENT, "cyd")
         assert sub.score == 13 and sub.max_score == 32
     assert "cyd" in (tmp_path / "ws" / "grades.csv").read_text()

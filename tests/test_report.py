@@ -1,9 +1,9 @@
 """The class report on synthetic classes of 300 and of 5 students, without grading anything.
 
 Each class is stored as ``mnistcnn-grade`` stores it: the assignment in a real nbgrader gradebook
-(its graded cells and points read from solutions/), and for every student a ``grade.JobResult``
+(its graded cells and points read from solutions/), and for every student a ``records.JobResult``
 written as the writer writes it (the gradebook's grades, the feedback files,
-``results/<student>.json``): by ``grade.write_result`` itself for the small class, in one gradebook
+``results/<student>.json``): by ``gradebook.write_result`` itself for the small class, in one gradebook
 session for the large one. Planted in it: students below the accuracy threshold, students without a
 trained model, very slow gradings, submissions that could not be graded, late penalties.
 """
@@ -23,7 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from autograder.course import release
-from autograder.grading import grade, report
+from autograder.grading import gradebook, records, report
 
 EPOCHS = 5
 NOTEBOOKS = ("01_data", "02_convnet", "03_training")
@@ -62,17 +62,17 @@ def history(rng, diverged: bool) -> dict:
             "val_accuracy": list(1 - 0.45 * loss)}
 
 
-def register(ws: grade.Workspace, cells: dict) -> None:
+def register(ws: gradebook.Workspace, cells: dict) -> None:
     with Gradebook(ws.db_url) as gb:
-        gb.add_assignment(grade.ASSIGNMENT, duedate=datetime(2026, 11, 30, 23, 59))
+        gb.add_assignment(release.ASSIGNMENT, duedate=datetime(2026, 11, 30, 23, 59))
         for nb, ids in cells.items():
-            gb.add_notebook(nb, grade.ASSIGNMENT)
+            gb.add_notebook(nb, release.ASSIGNMENT)
             for gid, points in ids.items():
-                gb.add_grade_cell(gid, nb, grade.ASSIGNMENT, max_score=points, cell_type="code")
+                gb.add_grade_cell(gid, nb, release.ASSIGNMENT, max_score=points, cell_type="code")
 
 
 def result_of(student: str, cells: dict, planted: dict, rng, threshold: float | None) -> dict:
-    """A result as a grading job returns it (grade.JobResult), with the submission's time."""
+    """A result as a grading job returns it (records.JobResult), with the submission's time."""
     failed = set(rng.choice(sum(map(len, cells.values())), size=int(rng.integers(0, 4)), replace=False))
     grades, k = {}, 0
     for nb, ids in cells.items():
@@ -86,7 +86,7 @@ def result_of(student: str, cells: dict, planted: dict, rng, threshold: float | 
     if accuracy is not None and accuracy < (threshold or 0.99):
         grades["03_training"]["test_accuracy_99"]["auto_score"] = 0.0
     error = student in planted["errors"]
-    result = grade.JobResult(
+    result = records.JobResult(
         student, "0" * 64, status="error" if error else "ok", sandbox="bubblewrap",
         error="nbgrader autograde failed: kernel died" if error else None, grades={} if error else grades,
         accuracy=None if error else accuracy, history=None if (error or no_model) else history(rng, accuracy < 0.5),
@@ -99,15 +99,15 @@ def result_of(student: str, cells: dict, planted: dict, rng, threshold: float | 
     return {**asdict(result), "timestamp": str(submitted)}
 
 
-def store_together(ws: grade.Workspace, results: list[dict]) -> None:
-    """What grade.write_result stores, for many results in one gradebook session (a session per student,
+def store_together(ws: gradebook.Workspace, results: list[dict]) -> None:
+    """What gradebook.write_result stores, for many results in one gradebook session (a session per student,
     as the writer opens while grading, would take a minute for 300 students)."""
-    grade._quiet_sqlalchemy()  # nbgrader's add_submission trips SQLAlchemy's autoflush warnings, as in the writer
+    gradebook.quiet_sqlalchemy()  # nbgrader's add_submission trips SQLAlchemy's autoflush warnings, as in the writer
     with Gradebook(ws.db_url) as gb:
         for r in results:
             if r["status"] == "ok":
                 gb.update_or_create_student(r["student"])
-                sub = gb.add_submission(grade.ASSIGNMENT, r["student"], timestamp=r["timestamp"])
+                sub = gb.add_submission(release.ASSIGNMENT, r["student"], timestamp=r["timestamp"])
                 for nb in sub.notebooks:
                     for g in nb.grades:
                         g.auto_score, g.needs_manual_grade = r["grades"][nb.name][g.name]["auto_score"], False
@@ -116,7 +116,7 @@ def store_together(ws: grade.Workspace, results: list[dict]) -> None:
         gb.db.commit()
     for r in results:
         for name, data in r.pop("feedback").items():
-            path = ws.path / "feedback" / r["student"] / grade.ASSIGNMENT / name
+            path = ws.path / "feedback" / r["student"] / release.ASSIGNMENT / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
         r.pop("autograded")
@@ -128,17 +128,17 @@ def synthetic_class(root: Path, n: int, threshold: float | None = 0.99, run_thre
     """A class of n students stored as mnistcnn-grade stores it: by its own writer for a small class,
     in one gradebook session for a large one."""
     rng = np.random.default_rng(n)
-    ws, cells, planted = grade.Workspace(root), graded_cells(), plant(n)
+    ws, cells, planted = gradebook.Workspace(root), graded_cells(), plant(n)
     register(ws, cells)
     results = [result_of(student, cells, planted, rng, threshold) for student in planted["names"]]
     if n > report.FEW:
         store_together(ws, results)
     else:
         for r in results:
-            grade.write_result(ws, r)
+            gradebook.write_result(ws, r)
     with Gradebook(ws.db_url) as gb:
         for student, penalty in planted["late"].items():
-            gb.find_submission_notebook("03_training", grade.ASSIGNMENT, student).late_submission_penalty = penalty
+            gb.find_submission_notebook("03_training", release.ASSIGNMENT, student).late_submission_penalty = penalty
         gb.db.commit()
     (ws.path / "run.json").write_text(json.dumps({"unmapped": [["stray.txt", "not a notebook"]],
                                                   "sandbox": "bubblewrap", "limits": None, "threshold": run_threshold}))
@@ -333,7 +333,7 @@ def test_every_figure_says_in_words_what_it_shows(klass):
            {f"{k}.png" for k in klass["figs"]}
 
 
-def restored(ws: grade.Workspace, to: Path, threshold: float | None, run_threshold: float | None):
+def restored(ws: gradebook.Workspace, to: Path, threshold: float | None, run_threshold: float | None):
     """A copy of a graded class whose results were judged against another threshold (None: results stored
     without one, as before it was stored), and whose last run used run_threshold."""
     shutil.copytree(ws.path, to)
@@ -341,7 +341,7 @@ def restored(ws: grade.Workspace, to: Path, threshold: float | None, run_thresho
         path.write_text(json.dumps({**json.loads(path.read_text()), "threshold": threshold}))
     run = json.loads((to / "run.json").read_text())
     (to / "run.json").write_text(json.dumps({**run, "threshold": run_threshold}))
-    return grade.Workspace(to)
+    return gradebook.Workspace(to)
 
 
 def test_the_threshold_is_the_one_the_class_was_graded_against(classes, tmp_path):
@@ -365,7 +365,7 @@ def test_a_class_without_any_trained_model_still_reads(classes, tmp_path):
     shutil.copytree(ws.path, tmp_path / "untrained")
     for path in (tmp_path / "untrained" / "results").glob("*.json"):
         path.write_text(json.dumps({**json.loads(path.read_text()), "accuracy": None, "history": None}))
-    page = Page(report.write_report(grade.Workspace(tmp_path / "untrained")).read_text())
+    page = Page(report.write_report(gradebook.Workspace(tmp_path / "untrained")).read_text())
     alts = {img["alt"] for img in page.images}
     assert len(alts) == 5 and not any("nan" in alt for alt in alts), alts
     assert "Test accuracy measured by the grader: nothing to show yet." in alts

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from autograder.course import release
+from autograder.grading import jobs, run
 from autograder.sandbox import launcher as sandbox
 
 
@@ -148,9 +149,8 @@ def test_nothing_outlives_the_sandbox(tmp_path):
 
 
 def test_grader_refuses_without_sandbox(monkeypatch):
-    from autograder.grading import grade
 
     monkeypatch.setitem(sandbox._PROBE, "reason", "bubblewrap (bwrap) is not installed")
-    with pytest.raises(grade.SandboxUnavailable, match="--unsandboxed"):
-        grade.sandbox_setting(None, unsandboxed=False)
-    assert grade.sandbox_setting(None, unsandboxed=True) is None
+    with pytest.raises(jobs.SandboxUnavailable, match="--unsandboxed"):
+        run.sandbox_setting(None, unsandboxed=False)
+    assert run.sandbox_setting(None, unsandboxed=True) is None

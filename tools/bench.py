@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from autograder.course import release  # noqa: E402
-from autograder.grading import grade  # noqa: E402
+from autograder.grading import gradebook, jobs, run  # noqa: E402
 from mnistcnn import TF_ENV  # noqa: E402
 
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -353,7 +353,7 @@ def kernel_env() -> dict:
 
 
 def grader_env(threads: int) -> dict:
-    env = grade.job_env(threads)
+    env = jobs.job_env(threads)
     keys = [*TF_ENV, "MNISTCNN_THREADS", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"]
     return {k: env[k] for k in keys if k in env}
 
@@ -530,7 +530,7 @@ def fixed_cost_parts(model_path: Path, threads: int) -> dict:
     with the notebooks' imports, and the accuracy evaluation of a trained model in a clean process."""
     from jupyter_client.manager import start_new_kernel
 
-    env = grade.job_env(threads)
+    env = jobs.job_env(threads)
     parts = {}
     t = time.perf_counter()
     subprocess.run([str(Path(sys.executable).parent / "nbgrader"), "--version"], env=env, capture_output=True,
@@ -602,9 +602,9 @@ def grade_folder(folder: Path, students: list[str], workers: int, threads: int) 
     src = folder / "in"
     for i, name in enumerate(students):
         shutil.copytree(EXAMPLES / name, src / (name if i == 0 else f"{name}{i + 1}"))
-    ws = grade.Workspace(folder / "grading")
+    ws = gradebook.Workspace(folder / "grading")
     t = time.perf_counter()
-    summary = grade.grade_class(src, ws, workers=workers, threads=threads, out=io.StringIO())
+    summary = run.grade_class(src, ws, workers=workers, threads=threads, out=io.StringIO())
     wall = time.perf_counter() - t
     if summary["errors"]:
         raise RuntimeError(f"grading failed: {summary['errors']}")
@@ -1088,7 +1088,7 @@ def measure(args) -> dict:
             Path(args.json).write_text(json.dumps(res, indent=1, default=str))
 
     cores = res["machine"]["cores"]
-    threads = grade.default_workers()[1]
+    threads = run.default_workers()[1]
     t0 = time.perf_counter()
     log(f"machine: {res['machine']['cpu']}, {cores} cores, load {res['load_start']}")
     res["matmul"] = run_child(MATMUL_CHILD, {"n": 2048, "reps": args.matmul_reps}, clean_env(kernel_env()))

@@ -190,7 +190,7 @@ def student_grades(ws, identities: dict[str, LmsIdentity], worksheet: dict[str, 
     """Every graded student's final score, LMS identity, contact fields and feedback line."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    from autograder.grading.grade import ASSIGNMENT
+    from autograder.course.release import ASSIGNMENT
 
     results = {r["student"]: r for r in ws.results() if r.get("status") == "ok"}
     grades = []

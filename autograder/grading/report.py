@@ -140,7 +140,7 @@ def _gradebook_data(ws, results: dict) -> dict:
     """Scores, per-test pass rates and the table's column values, from the gradebook."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    from autograder.grading.grade import ASSIGNMENT
+    from autograder.course.release import ASSIGNMENT
 
     scores, cells, notebooks, columns = {}, {}, {}, {}
     with Gradebook(ws.db_url) as gb:
@@ -170,7 +170,7 @@ def _gradebook_data(ws, results: dict) -> dict:
 
 def _feedback_files(ws, student: str) -> list[str]:
     """The student's feedback pages, relative to the report (which sits at the top of the grading folder)."""
-    from autograder.grading.grade import ASSIGNMENT
+    from autograder.course.release import ASSIGNMENT
 
     folder = ws.path / "feedback" / student / ASSIGNMENT
     return [p.relative_to(ws.path).as_posix() for p in sorted(folder.glob("*.html"))]

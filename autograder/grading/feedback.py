@@ -1,0 +1,88 @@
+"""Feedback for one student: nbgrader's HTML, without the hidden tests or tracebacks quoting them."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+from autograder.course import release
+from autograder.grading.commands import course_args, last_error, run_nbgrader
+from autograder.grading.records import Job, JobPaths, JobResult
+
+ASSIGNMENT = release.ASSIGNMENT
+
+
+def sanitize_for_feedback(nb, released_sources: dict[str, str]) -> None:
+    """Remove what feedback must not show: hidden test code, and tracebacks quoting it.
+
+    Graded cells get the source the student saw (the released one); an error keeps its name and
+    message (the teaching message) but not the traceback, which quotes the failing line.
+    """
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if not meta.get("grade") or cell.cell_type != "code":
+            continue
+        gid = meta.get("grade_id")
+        if gid in released_sources:
+            cell.source = released_sources[gid]
+        elif "### BEGIN HIDDEN TESTS" in cell.source:
+            cell.source = cell.source.split("### BEGIN HIDDEN TESTS")[0].rstrip()
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
+
+
+def write_feedback(job: Job, paths: JobPaths, env: dict, result: JobResult) -> bool:
+    """Stage 6: nbgrader's feedback from sanitized copies (no hidden tests), the grader's notes on top."""
+    import nbformat
+
+    history = paths.record / "history.json"
+    result.history = read_history(history)
+    autograded = paths.autograded / job.student / ASSIGNMENT
+    result.autograded = {p.name: p.read_bytes() for p in sorted(autograded.glob("*.ipynb"))}
+    clean = paths.course / "for_feedback" / job.student / ASSIGNMENT
+    clean.mkdir(parents=True)
+    for path in sorted(autograded.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        sanitize_for_feedback(nb, job.released)
+        lines = [i["text"] for i in result.incidents if i.get("notebook") in (path.stem, None)]
+        if lines:  # what the grader noticed, at the top of the feedback
+            nb.cells.insert(0, nbformat.v4.new_markdown_cell(
+                "**Grader's notes on this notebook**\n\n" + "\n".join(f"* {markdown_literal(t)}" for t in lines)))
+        nbformat.write(nb, clean / path.name)
+    if any(clean.glob("*.ipynb")):
+        args = course_args(paths.course, paths.db, autograded="for_feedback")
+        proc = run_nbgrader(["generate_feedback", ASSIGNMENT, f"--student={job.student}", *args], paths.tmp, env,
+                         job.timeout)
+        if proc.returncode != 0:
+            result.error = "nbgrader generate_feedback failed: " + last_error(proc.stdout + proc.stderr)
+            return False
+    feedback = paths.course / "feedback" / job.student / ASSIGNMENT
+    result.feedback = {p.name: p.read_bytes() for p in sorted(feedback.glob("*.html"))}
+    missing = [i["text"] for i in result.incidents if i.get("kind") == "unusable"]
+    if missing:  # no notebook to show them in: a page of their own
+        items = "".join(f"<li>{html.escape(t)}</li>" for t in missing)
+        result.feedback["not_graded.html"] = (
+            f"<!DOCTYPE html><html lang='en'><meta charset='utf-8'><title>Not graded</title><body>"
+            f"<h1>Files of yours that could not be graded</h1><ul>{items}</ul></body></html>").encode()
+    return True
+
+
+def read_history(path: Path) -> dict | None:
+    """The training history the kernel wrote for the class report's curves (data only, checked)."""
+    try:
+        if path.is_symlink() or path.stat().st_size > 1_000_000:
+            return None
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    return {str(k): [float(v) for v in vals if isinstance(v, (int, float))] for k, vals in data.items()
+            if isinstance(vals, list)}
+
+
+def markdown_literal(text: str) -> str:
+    """Student-made text (file and cell names) shown literally in a Markdown cell."""
+    return "".join("\\" + ch if ch in "\\`*_{}[]<>()#+-.!|" else ch for ch in text)

@@ -1,0 +1,294 @@
+"""One grading job, on a Dask worker: autograde one submission in a private course folder, judge every
+graded cell outside the kernel, apply the late policy, and return a :class:`~autograder.grading.records.JobResult`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+
+from autograder.course import release
+from autograder.grading import late as late_mod
+from autograder.grading.commands import course_args, die_with_parent, last_error, run_nbgrader
+from autograder.grading.feedback import write_feedback
+from autograder.grading.gradebook import quiet_sqlalchemy
+from autograder.grading.records import Job, JobPaths, JobResult
+from autograder.grading.verdicts import ACCURACY_CELL as JUDGED_ACCURACY_CELL
+from autograder.grading.verdicts import run_judge
+from autograder.sandbox import launcher as sandbox
+from autograder.sandbox.execute import INCIDENTS_ENV
+from mnistcnn.grading import RECORD_ENV
+
+ASSIGNMENT = release.ASSIGNMENT
+ACCURACY_CELL = JUDGED_ACCURACY_CELL[1]
+CONFIG_FILE = release.ROOT / "autograder" / "course" / "nbgrader_config.py"
+
+
+#: Seconds the judging of one cell may take (the accuracy measurement is the longest: about 3 s).
+JUDGE_CELL_TIMEOUT = 600
+
+
+def job_env(threads: int, record_dir: Path | None = None) -> dict:
+    """Environment of a grading job: the course's TensorFlow settings and a fixed thread count."""
+    from mnistcnn import TF_ENV
+
+    env = release.tool_env()
+    env.update(TF_ENV)
+    env.update({
+        "MNISTCNN_THREADS": str(threads),  # applied by mnistcnn.quiet_tensorflow() in the kernel
+        "OMP_NUM_THREADS": str(threads),
+        "TF_NUM_INTRAOP_THREADS": str(threads),
+        "TF_NUM_INTEROP_THREADS": "1",
+        "PYTHONWARNINGS": "ignore",
+    })
+    if record_dir is not None:
+        env[RECORD_ENV] = str(record_dir)
+    return env
+
+
+def _lay_out(job: Job) -> JobPaths:
+    """Stage 1: a private course folder: the source, the submission, a fresh gradebook."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"mnistcnn-job-{job.student}-"))
+    paths = JobPaths(tmp, tmp / "course", tmp / "record", tmp / "evidence")
+    (paths.course / "source" / ASSIGNMENT).mkdir(parents=True)
+    for name, data in job.solutions.items():
+        (paths.course / "source" / ASSIGNMENT / name).write_bytes(data)
+    sub = paths.course / "submitted" / job.student / ASSIGNMENT
+    sub.mkdir(parents=True)
+    for name, data in job.files.items():
+        (sub / f"{name}.ipynb").write_bytes(data)
+    if job.timestamp:
+        (sub / "timestamp.txt").write_text(job.timestamp)
+    (paths.course / "gradebook.db").write_bytes(job.template_db)
+    (tmp / "nbgrader_config.py").write_text(f"load_subconfig({str(CONFIG_FILE)!r})\n")
+    paths.record.mkdir()
+    paths.evidence.mkdir()
+    return paths
+
+
+def _environments(job: Job, paths: JobPaths) -> tuple[dict, dict, list[str] | None]:
+    """Stage 2: the kernels' environment (sandboxed when asked), and the judge's command prefix."""
+    env = job_env(job.threads, paths.record)
+    env[INCIDENTS_ENV] = str(paths.tmp / "incidents.jsonl")
+    judge_env, prefix = job_env(job.threads), None
+    if job.sandbox:
+        why = sandbox.unavailable_reason()
+        if why:  # never run student code unsandboxed because one worker lacks bubblewrap
+            raise SandboxUnavailable(f"on the worker {os.uname().nodename}: {why}")
+        data = mnist_file()  # this worker's own copy of MNIST, mounted read-only into the sandbox
+        paths.runtime = Path(tempfile.mkdtemp(prefix="mnj-"))  # short paths: Unix socket names are limited
+        config = paths.tmp / "sandbox.json"
+        config.write_text(json.dumps({"limits": job.sandbox["limits"], "data": data, "rw": [str(paths.record)]}))
+        env[sandbox.ENV_VAR] = str(config)
+        env["MNISTCNN_SANDBOX_RUNTIME"] = str(paths.runtime)
+        judging = paths.tmp / "judge-sandbox.json"  # the evidence and the grader's own code, read-only
+        judging.write_text(json.dumps({"limits": job.sandbox["limits"], "data": data,
+                                       "ro": [str(paths.evidence), str(release.ROOT / "autograder")]}))
+        (paths.runtime / "judge").mkdir()
+        prefix = [sys.executable, "-m", "autograder.sandbox", "run", "--config", str(judging),
+                  "--run-dir", str(paths.runtime / "judge"), "--events", str(paths.runtime / "judge-events.json"),
+                  "--"]
+        judge_env.update(release.tool_env())
+    return env, judge_env, prefix
+
+
+def _autograde(job: Job, paths: JobPaths, env: dict, result: JobResult) -> bool:
+    """Stage 3: nbgrader autograde in the (sandboxed) kernels; evidence collected cell by cell."""
+    args = [*course_args(paths.course, paths.db), f"--CourseExecute.evidence_dir={paths.evidence}"]
+    if job.cell_timeout:
+        args.append(f"--Execute.timeout={int(job.cell_timeout)}")
+    if job.files:
+        proc = run_nbgrader(["autograde", ASSIGNMENT, f"--student={job.student}", *args], paths.tmp, env, job.timeout)
+        result.log = (proc.stdout + proc.stderr)[-4000:]
+        if proc.returncode != 0:
+            result.error = "nbgrader autograde failed: " + last_error(proc.stdout + proc.stderr)
+            return False
+    else:  # nothing usable was handed in: every test gets 0, nothing runs
+        from nbgrader.api import Gradebook
+
+        quiet_sqlalchemy()
+        with Gradebook(paths.db) as gb:
+            gb.update_or_create_student(job.student)
+            for nb in gb.add_submission(ASSIGNMENT, job.student).notebooks:
+                for grade in nb.grades:
+                    grade.auto_score, grade.needs_manual_grade = 0.0, False
+            gb.db.commit()
+    incidents = paths.tmp / "incidents.jsonl"
+    for line in incidents.read_text().splitlines() if incidents.exists() else []:
+        try:
+            result.incidents.append(json.loads(line))
+        except ValueError:
+            pass
+    return True
+
+
+def _judge(job: Job, paths: JobPaths, env: dict, prefix: list[str] | None) -> list[dict]:
+    """Stage 4: every graded cell judged from its evidence in a clean (sandboxed) process."""
+    events = str(paths.runtime / "judge-events.json") if paths.runtime else None
+    return run_judge(str(paths.evidence), sorted(job.files), job.threshold, env=env, cwd=str(paths.tmp),
+                     prefix=prefix, cell_timeout=min(job.timeout, JUDGE_CELL_TIMEOUT), preexec_fn=die_with_parent,
+                     events=events)
+
+
+def _accuracy_note(verdict: dict, threshold: float, max_score: float) -> tuple[float | None, str, str]:
+    """The accuracy, the reason it earns nothing (if so), and the note under the accuracy cell."""
+    d = verdict.get("details", {})
+    accuracy = d.get("accuracy")
+    if accuracy is None:
+        why = verdict.get("message") or "no trained model reached the grader"
+        if verdict.get("missing"):
+            why = "no trained model reached the grader (did the training or the test cell fail?)"
+    elif d.get("trained_on_test"):
+        why = (f"the model was trained on the test set: {accuracy:.2%} on the test images but only "
+               f"{d['train_accuracy']:.2%} on training images it should have learnt from")
+    else:
+        why = ""
+    score = max_score if verdict.get("passed") else 0.0
+    note = (f"Grader: {why}: 0 of {max_score:g} points." if why else
+            f"Grader: test accuracy measured outside your notebook, in a clean process, on freshly loaded test "
+            f"data: {accuracy:.2%} ({'at least' if verdict.get('passed') else 'below'} {threshold:.0%}): "
+            f"{score:g} of {max_score:g} points.")
+    return accuracy, why, note
+
+
+def _disagreement(verdict: dict, kernel_passed: bool, max_score: float) -> str | None:
+    """The note when the grader's verdict differs from the notebook's own run (or the evidence was bad)."""
+    if verdict["passed"] and not kernel_passed:
+        return (f"Grader: this test failed in your notebook, but the grader's own check of your answer passes: "
+                f"{max_score:g} of {max_score:g} points.")
+    if not verdict["passed"] and (kernel_passed or (verdict.get("problem") and not verdict.get("missing"))):
+        first = verdict["message"].strip().splitlines()[0] if verdict["message"].strip() else "no reason given"
+        seen = "passed in your notebook, but " if kernel_passed else ""
+        return (f"Grader: this test {seen}failed the grader's own check of what the test handed over "
+                f"(evidence judged outside your notebook): {first}: 0 of {max_score:g} points.")
+    return None
+
+
+def _apply_verdicts(job: Job, paths: JobPaths, verdicts: list[dict], result: JobResult) -> None:
+    """Stage 5: the gradebook's score of every graded cell is the grader's verdict; notes where it
+    differs from what the notebook showed."""
+    from nbgrader.api import Gradebook
+
+    by_cell = {(v["notebook"], v["cell"]): v for v in verdicts}
+    result.verdicts = verdicts
+    autograded = paths.autograded / job.student / ASSIGNMENT
+    with Gradebook(paths.db) as gb:
+        for nb in gb.find_submission(ASSIGNMENT, job.student).notebooks:
+            for grade in nb.grades:
+                if grade.cell.cell_type != "code":
+                    continue
+                kernel_passed = grade.auto_score is not None and grade.auto_score >= grade.max_score
+                if grade.auto_score is None:  # a test cell nbgrader did not see (deleted, metadata removed)
+                    grade.auto_score, grade.needs_manual_grade = 0.0, False
+                if nb.name not in job.files:
+                    continue
+                verdict = by_cell.get((nb.name, grade.name)) or {"passed": False, "problem": True,
+                                                                  "message": "the grader has no verdict"}
+                grade.auto_score, grade.needs_manual_grade = (grade.max_score if verdict["passed"] else 0.0), False
+                if grade.name == ACCURACY_CELL:
+                    result.accuracy, result.accuracy_note, note = _accuracy_note(verdict, job.threshold,
+                                                                                 grade.max_score)
+                    show = not verdict["passed"]
+                else:
+                    note = _disagreement(verdict, kernel_passed, grade.max_score)
+                    show = note is not None
+                if note:
+                    _annotate(autograded / f"{nb.name}.ipynb", grade.name, note)
+                if show:  # among the grader's notes (feedback and class report)
+                    result.incidents.append({"notebook": nb.name, "cell": grade.name,
+                                             "kind": "accuracy" if grade.name == ACCURACY_CELL else "verdict",
+                                             "text": f"{grade.name}: {note}"})
+        gb.db.commit()
+        submission = gb.find_submission(ASSIGNMENT, job.student)
+        result.grades = {nb.name: {g.name: {"auto_score": g.auto_score, "max_score": g.max_score,
+                                            "needs_manual_grade": g.needs_manual_grade} for g in nb.grades}
+                         for nb in submission.notebooks}
+        result.comments = {nb.name: {c.name: c.auto_comment for c in nb.comments} for nb in submission.notebooks}
+
+
+def _apply_late(job: Job, paths: JobPaths, result: JobResult) -> None:
+    """Stage 5b: the late penalty of each notebook, by nbgrader's AssignLatePenalties with the course's
+    policy, from the scores the grader decided; a note on top of the feedback says how late and how much."""
+    result.late_key = job.late_key
+    if not job.submitted:
+        return
+    when = late_mod.SubmissionTime(**{**job.submitted, "timestamp": datetime.fromisoformat(job.submitted["timestamp"])
+                                      if job.submitted.get("timestamp") else None})
+    result.timestamp = when.nbgrader_text()
+    if not job.late:
+        return
+    record = late_mod.apply_penalties(paths.db, ASSIGNMENT, job.student, late_mod.Policy.from_dict(job.late), when)
+    result.late = {**asdict(record), "hours_late": record.hours_late, "text": record.text()}
+    result.incidents.append({"notebook": None, "cell": None, "kind": "late", "text": record.text()})
+
+
+def grade_one(job: Job) -> JobResult:
+    """Autograde one submission in a private course folder, judge it outside the kernel, and return
+    everything the writer needs. Runs on a Dask worker: it reads and writes nothing outside its own
+    temporary folders."""
+    t0 = time.perf_counter()
+    result = JobResult(job.student, job.input_sha, pid=os.getpid(), host=os.uname().nodename,
+                       incidents=list(job.incidents), sandbox="bubblewrap" if job.sandbox else "none",
+                       threshold=job.threshold)
+    paths = None
+    try:
+        if job.started_marker:  # lets a test see which worker runs which job
+            Path(job.started_marker).parent.mkdir(parents=True, exist_ok=True)
+            Path(job.started_marker).write_text(str(os.getpid()))
+        paths = _lay_out(job)
+        env, judge_env, prefix = _environments(job, paths)
+        if not _autograde(job, paths, env, result):
+            return result
+        t_judge = time.perf_counter()
+        verdicts = _judge(job, paths, judge_env, prefix)
+        result.judge_seconds = round(time.perf_counter() - t_judge, 2)
+        _apply_verdicts(job, paths, verdicts, result)
+        _apply_late(job, paths, result)
+        if write_feedback(job, paths, env, result):
+            result.status = "ok"
+        return result
+    except subprocess.TimeoutExpired as exc:
+        result.error = f"grading took longer than {exc.timeout:.0f} s"
+        return result
+    finally:
+        result.seconds = round(time.perf_counter() - t0, 1)
+        for path in (paths.tmp, paths.runtime) if paths else ():
+            if path:
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def _annotate(path: Path, grade_id: str, text: str) -> None:
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=text + "\n"))
+    nbformat.write(nb, path)
+
+
+class SandboxUnavailable(RuntimeError):
+    """Grading would run student code unsandboxed, and the instructor did not allow it."""
+
+
+def mnist_file() -> str:
+    """The MNIST file the sandboxed kernels read (fetched first if it is not here yet)."""
+    from mnistcnn import data
+
+    if os.environ.get("MNIST_PATH"):
+        return str(Path(os.environ["MNIST_PATH"]).resolve())
+    for candidate in (data.keras_cache(), data.course_cache()):
+        if candidate.is_file():
+            return str(candidate.resolve())
+    data.load_mnist(verbose=True)
+    for candidate in (data.keras_cache(), data.course_cache()):
+        if candidate.is_file():
+            return str(candidate.resolve())
+    raise FileNotFoundError("the MNIST data could not be found or fetched (run `make data`)")

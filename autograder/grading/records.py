@@ -1,0 +1,85 @@
+"""The typed records that pass between the steps of grading: a job, its private folders, its result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Job:
+    """One submission to grade, with everything a worker needs as data (file contents, the released
+    sources, a gradebook), and no path of this machine: a worker, here or on another machine, uses
+    its own copy of the course, its own MNIST file and its own temporary folders.
+    ``started_marker`` is a test hook (a file the job writes when it starts, on a shared machine)."""
+
+    student: str
+    input_sha: str
+    files: dict  # notebook name -> bytes (screened, usable)
+    solutions: dict  # file name -> bytes of the source notebooks
+    released: dict  # grade_id -> source the student saw
+    template_db: bytes
+    threads: int
+    timeout: float
+    threshold: float
+    incidents: list = field(default_factory=list)
+    missing: list = field(default_factory=list)
+    timestamp: str | None = None
+    sandbox: dict | None = None
+    cell_timeout: float | None = None
+    started_marker: str | None = None
+    late: dict | None = None  # the run's late policy (late.Policy.to_dict()), if it has a deadline
+    submitted: dict | None = None  # when it was handed in (late.SubmissionTime, as a dict)
+    late_key: str | None = None  # what the penalty depends on besides the scores
+
+    @property
+    def key(self) -> str:
+        return f"grade-{self.student}-{self.input_sha[:12]}"
+
+
+@dataclass
+class JobResult:
+    """What a job returns to the writer (stored as results/<student>.json, without the files)."""
+
+    student: str
+    input_sha: str
+    status: str = "error"
+    error: str | None = None
+    sandbox: str = "none"
+    pid: int = 0
+    host: str = ""
+    incidents: list = field(default_factory=list)
+    grades: dict = field(default_factory=dict)
+    comments: dict = field(default_factory=dict)
+    verdicts: list = field(default_factory=list)
+    accuracy: float | None = None
+    accuracy_note: str = ""
+    history: dict | None = None
+    log: str = ""
+    seconds: float = 0.0
+    judge_seconds: float | None = None
+    timestamp: str | None = None  # when it was handed in, as nbgrader's timestamp.txt has it
+    late: dict | None = None  # late.LateRecord, as a dict, with its "text"
+    late_key: str | None = None
+    threshold: float | None = None  # the test accuracy this result was judged against (the class report reads it)
+    autograded: dict = field(default_factory=dict)
+    feedback: dict = field(default_factory=dict)
+
+
+@dataclass
+class JobPaths:
+    """The private folders of one job."""
+
+    tmp: Path
+    course: Path
+    record: Path
+    evidence: Path
+    runtime: Path | None = None
+
+    @property
+    def db(self) -> str:
+        return f"sqlite:///{self.course / 'gradebook.db'}"
+
+    @property
+    def autograded(self) -> Path:
+        return self.course / "autograded"

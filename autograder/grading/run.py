@@ -1,0 +1,269 @@
+"""A class run: collect and screen the submissions, grade them as jobs on a Dask cluster, write each result."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict
+from datetime import timezone
+from pathlib import Path
+
+from autograder.course import release
+from autograder.grading import intake as intake_mod
+from autograder.grading import late as late_mod
+from autograder.grading import lms_export, timestamps
+from autograder.grading.export import export_grades, identities
+from autograder.grading.gradebook import (
+    Workspace,
+    in_gradebook,
+    prepare_gradebook,
+    read_identities,
+    write_atomic,
+    write_result,
+)
+from autograder.grading.jobs import SandboxUnavailable, grade_one, mnist_file
+from autograder.grading.records import Job, JobResult
+from autograder.sandbox import launcher as sandbox
+
+ASSIGNMENT = release.ASSIGNMENT
+
+
+def notebook_names() -> list[str]:
+    return sorted(p.stem for p in release.SOLUTIONS.glob("*.ipynb"))
+
+
+class Progress:
+    def __init__(self, total: int, stream=sys.stdout):
+        self.total, self.done, self.stream, self.t0 = total, 0, stream, time.perf_counter()
+
+    def update(self, text: str) -> None:
+        self.done += 1
+        width = 24
+        filled = int(width * self.done / max(self.total, 1))
+        elapsed = time.perf_counter() - self.t0
+        eta = elapsed / self.done * (self.total - self.done)
+        print(f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}  {text}  "
+              f"(elapsed {elapsed:.0f} s, about {eta:.0f} s left)", file=self.stream, flush=True)
+
+
+def released_sources() -> dict[str, str]:
+    import nbformat
+
+    out = {}
+    for path in sorted(release.NOTEBOOKS.glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if gid and cell.metadata["nbgrader"].get("grade"):
+                out[gid] = cell.source
+    return out
+
+
+def default_workers() -> tuple[int, int]:
+    cores = os.cpu_count() or 1
+    workers = max(1, cores // 2)
+    return workers, max(1, cores // workers)
+
+
+def sandbox_setting(limits: sandbox.Limits | None, unsandboxed: bool, local: bool = True) -> dict | None:
+    """The sandbox every job uses, or None when the instructor allowed grading without one.
+
+    Only the limits: each worker checks its own bubblewrap and finds its own MNIST file. For a local
+    cluster both are checked here first (MNIST fetched once); remote workers check when they grade."""
+    if unsandboxed:
+        return None
+    why = sandbox.unavailable_reason() if local else None
+    if why:
+        raise SandboxUnavailable(
+            f"{why}.\nStudent code would run with your permissions, next to the gradebook. Install "
+            "bubblewrap, or pass --unsandboxed to grade without the sandbox (the report will say so).")
+    if local:
+        mnist_file()
+    return {"limits": asdict(limits or sandbox.Limits())}
+
+
+def screen_submission(student: str, files: dict[str, Path], released: dict) -> tuple[dict, list[dict]]:
+    """Screen each notebook (:mod:`autograder.grading.screen`): the usable ones, and the notes."""
+    from autograder.grading import screen
+
+    usable, notes = {}, []
+    for nb, path in sorted(files.items()):
+        size = Path(path).stat().st_size
+        if size > screen.MAX_NOTEBOOK_BYTES:  # not even read into memory
+            ok, lines, data = False, [f"{nb}.ipynb is {size / 2**20:.1f} MB, over the limit of "
+                                      f"{screen.MAX_NOTEBOOK_BYTES / 2**20:.0f} MB: graded as missing"], b""
+        else:
+            ok, lines, data = screen.screen(Path(path).read_bytes(), f"{nb}.ipynb", released.get(nb, {}))
+        notes += [{"notebook": nb, "cell": None, "kind": "screen" if ok else "unusable", "text": t} for t in lines]
+        if ok:
+            usable[nb] = data
+    return usable, notes
+
+
+def grade_class(source: Path, ws: Workspace, *, workers: int | None = None, threads: int | None = None,
+                scheduler: str | None = None, force: bool = False, timeout: float | None = None,
+                threshold: float = 0.99, marker_dir: Path | None = None, out=sys.stdout,
+                limits: sandbox.Limits | None = None, unsandboxed: bool = False,
+                cell_timeout: float | None = None, policy: late_mod.Policy | None = None,
+                sources: timestamps.TimeSources | None = None, lms: lms_export.LmsOptions | None = None) -> dict:
+    """Collect, grade (in parallel), write. Returns a summary (students, skipped, unmapped, errors)."""
+    from autograder.grading import screen
+    from mnistcnn.expected import ACCURACY_THRESHOLD
+
+    release.use_tool_path()  # nbgrader's Gradebook runs `alembic` from PATH when it creates one
+    threshold = threshold or ACCURACY_THRESHOLD
+    d_workers, d_threads = default_workers()
+    workers, threads = workers or d_workers, threads or d_threads
+    names = notebook_names()
+    box = sandbox_setting(limits, unsandboxed, local=not scheduler)
+    if box is None:
+        print("WARNING: grading WITHOUT the sandbox (--unsandboxed): student code runs with your permissions.",
+              file=out, flush=True)
+    else:
+        print(f"Sandbox: bubblewrap; per notebook: {sandbox.Limits(**box['limits']).describe()}", file=out)
+    wall = (limits or sandbox.Limits()).wall
+    timeout = timeout or len(names) * (wall + 120) + 600
+    released_by_nb = {p.stem: screen.released_cells(p) for p in sorted(release.NOTEBOOKS.glob("*.ipynb"))}
+
+    print(f"Collecting submissions from {source} ...", file=out, flush=True)
+    found = intake_mod.collect(Path(source), names, ws.path)
+    for path, why in found.unmapped:
+        print(f"  not used: {path}: {why}", file=out)
+    times = _submission_times(found, ws, policy, sources, out)
+    specs, skipped = [], []
+    for student, files in sorted(found.submissions.items()):
+        dest = ws.path / "submitted" / student / ASSIGNMENT
+        dest.mkdir(parents=True, exist_ok=True)
+        for nb, path in files.items():
+            shutil.copyfile(path, dest / f"{nb}.ipynb")  # a copy: the original is never touched
+        when = times[student]
+        _write_timestamp(dest, when)
+        late_key = json.dumps([policy.to_dict(), when.nbgrader_text()]) if policy else None
+        sha = intake_mod.sha256_files(files)
+        previous = ws.load_result(student)
+        if not force and previous and previous.get("input_sha") == sha and previous.get("status") == "ok" \
+                and previous.get("late_key") == late_key and in_gradebook(ws, student):
+            skipped.append(student)
+            continue
+        usable, notes = screen_submission(student, files, released_by_nb)
+        notes += [{"notebook": None, "cell": None, "kind": "unusable", "text": f"{path}: {why}"}
+                  for path, why in found.unmapped if found.students_of.get(path) == student]
+        missing = [n for n in names if n not in usable]
+        notes += [{"notebook": n, "cell": None, "kind": "missing", "text": f"{n}.ipynb was not handed in: "
+                   "0 points for its tests"} for n in names if n not in files]
+        specs.append({"student": student, "input_sha": sha, "files": usable, "missing": missing,
+                      "incidents": notes, "timestamp": when.nbgrader_text(), "submitted": _time_dict(when),
+                      "late": policy.to_dict() if policy else None,
+                      "late_key": late_key})  # completed into Jobs below, once the shared parts are made
+    print(f"  {len(found.submissions)} students; {len(skipped)} already graded (use --force to regrade); "
+          f"{len(specs)} to grade", file=out, flush=True)
+    summary = {"students": sorted(found.submissions), "skipped": skipped, "unmapped": found.unmapped,
+               "errors": {}}
+    write_atomic(ws.path / "run.json", json.dumps({
+        "source": str(source), "unmapped": found.unmapped, "sandbox": "bubblewrap" if box else "none",
+        "limits": box["limits"] if box else None, "threshold": threshold,
+        "late_policy": policy.describe() if policy else None}, indent=1).encode())
+    late_mod.set_duedate(ws.db_url, ASSIGNMENT, policy)
+    late_mod.save_policy(ws.path, policy)
+    if specs:
+        template = prepare_gradebook(ws)
+        solutions = {p.name: p.read_bytes() for p in sorted(release.SOLUTIONS.glob("*.ipynb"))}
+        released = released_sources()
+        jobs = [Job(**spec, solutions=solutions, released=released, template_db=template, threads=threads,
+                    timeout=timeout, threshold=threshold, sandbox=box, cell_timeout=cell_timeout,
+                    started_marker=str(marker_dir / spec["student"]) if marker_dir else None) for spec in specs]
+        _run_jobs(jobs, ws, workers, threads, scheduler, out, summary)
+    finish(ws, out, lms)
+    return summary
+
+
+def _submission_times(found, ws: Workspace, policy, sources, out) -> dict:
+    """Each student's submission time (printed with its source when there is a deadline), and the
+    students' LMS identities kept for the grade imports (``lms_identities.json``)."""
+    zone = policy.deadline.tzinfo if policy else timezone.utc
+    times = timestamps.submission_times(found, sources or timestamps.TimeSources(zone))
+    known = read_identities(ws)
+    known.update({s: asdict(i) for s, i in found.identities.items()})
+    write_atomic(ws.path / "lms_identities.json", json.dumps(known, indent=1, sort_keys=True).encode())
+    if policy:
+        print(f"Late policy: {policy.describe()}", file=out)
+        for student, when in sorted(times.items()):
+            stamp = when.timestamp.isoformat(timespec="minutes") if when.timestamp else "unknown"
+            print(f"  {student}: handed in {stamp} ({when.source}{'; ' + when.note if when.note else ''})", file=out)
+    return times
+
+
+def _time_dict(when: late_mod.SubmissionTime) -> dict:
+    return {"timestamp": when.timestamp.isoformat() if when.timestamp else None, "source": when.source,
+            "note": when.note}
+
+
+def _write_timestamp(dest: Path, when: late_mod.SubmissionTime) -> None:
+    """nbgrader's timestamp.txt in the submission's folder (nbgrader's own commands read it too)."""
+    stamp = dest / "timestamp.txt"
+    if when.timestamp is None:
+        stamp.unlink(missing_ok=True)
+    else:
+        stamp.write_text(when.nbgrader_text())
+
+
+def _run_jobs(jobs: list[Job], ws, workers, threads, scheduler, out, summary) -> None:
+    import logging
+
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+        where = f"the Dask cluster at {scheduler}"
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        client = Client(cluster)
+        where = f"a local Dask cluster of {workers} worker(s)"
+    print(f"Grading {len(jobs)} submission(s) on {where}, {threads} CPU thread(s) per job ...", file=out, flush=True)
+    progress = Progress(len(jobs), out)
+    try:
+        futures = {client.submit(grade_one, job, key=job.key, pure=False): job for job in jobs}
+        for future in as_completed(list(futures)):
+            job = futures[future]
+            try:
+                result = future.result()
+            except Exception as exc:  # the job itself died (e.g. its worker was lost too often)
+                result = JobResult(job.student, job.input_sha, error=f"{type(exc).__name__}: {exc}")
+            result = write_result(ws, result)
+            if result["status"] == "ok":
+                text = f"{result['student']}: {result['score']:g}/{result['max_score']:g}"
+                if result.get("accuracy") is not None:
+                    text += f", test accuracy {result['accuracy']:.2%}"
+                if (result.get("late") or {}).get("penalty"):
+                    text += f", late penalty -{result['late']['penalty']:g}"
+                text += f" ({result['seconds']:.0f} s)"
+            else:
+                summary["errors"][result["student"]] = result["error"]
+                text = f"{result['student']}: NOT GRADED: {result['error']}"
+            progress.update(text)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def finish(ws: Workspace, out=sys.stdout, lms: lms_export.LmsOptions | None = None) -> None:
+    """Grades CSV, the LMS imports and the class report from the gradebook and the stored results."""
+    from autograder.grading import report
+
+    csv_path = export_grades(ws)
+    written, notes = lms_export.write_all(ws, identities(ws), lms or lms_export.LmsOptions())
+    html = report.write_report(ws)
+    print(f"\nResults in {ws.path}:", file=out)
+    print(f"  feedback per student: {ws.path / 'feedback'}/<student>/{ASSIGNMENT}/*.html", file=out)
+    print(f"  grades:               {csv_path}", file=out)
+    for path in written:
+        print(f"  LMS import:           {path}", file=out)
+    for note in notes:
+        print(f"  ({note})", file=out)
+    print(f"  class report:         {html}", file=out)
+    print(f"  gradebook:            {ws.db_url}", file=out, flush=True)
