@@ -86,9 +86,10 @@ examples: $(STAMP)
 seeds: setup
 	$(BIN)/python tools/seed_sweep.py --seeds 0-11
 
-# tools/bench.py --quick for a short run that writes nothing.
+# The benchmark package tools/bench/ (python -m tools.bench --help); BENCH_ARGS=--quick for a short
+# run that writes nothing, BENCH_ARGS="--from-json docs/benchmarks.json" to render the report again.
 bench: setup
-	$(BIN)/python tools/bench.py --json docs/benchmarks.json $(BENCH_ARGS)
+	$(BIN)/python -m tools.bench --json docs/benchmarks.json $(BENCH_ARGS)
 
 # Grade the red-team corpus (tests/fixtures/redteam.py) in the sandbox and write docs/redteam.md (~15 min).
 REDTEAM_DIR ?= /tmp/mnistcnn-redteam

@@ -19,30 +19,33 @@ from pathlib import Path
 
 FIXTURES = str(Path(__file__).resolve().parent.parent / "tests" / "fixtures")
 
-CHILD = r"""
-import json, sys, time
-sys.path.insert(0, sys.argv[3])
-from mnistcnn import recipe
-from mnistcnn.data import load_mnist
-from reference import build_model, preprocess
-import keras
-seed, book = int(sys.argv[1]), sys.argv[2] == "book"
-(x_train, y_train), (x_test, y_test) = load_mnist(online=False)
-x_train, y_train = preprocess(x_train, y_train)
-x_test, _ = preprocess(x_test, y_test)
-recipe.make_deterministic(seed)
-model = build_model()
-lr = 1e-3 if book else recipe.learning_rate_schedule(len(x_train))
-model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=lr),
-              loss="categorical_crossentropy", metrics=["accuracy"])
-model.steps_per_execution = recipe.STEPS_PER_EXECUTION  # as notebook 3's training cell
-t = time.perf_counter()
-model.fit(x_train, y_train, epochs=recipe.EPOCHS, batch_size=recipe.BATCH_SIZE,
-          validation_split=recipe.VALIDATION_SPLIT, verbose=0)
-seconds = time.perf_counter() - t
-acc = float((model.predict(x_test, verbose=0).argmax(axis=1) == y_test).mean())
-print(json.dumps({"seed": seed, "test_accuracy": acc, "fit_seconds": round(seconds, 1)}))
-"""
+
+def train_one(seed: int, book: bool) -> dict:
+    """One seed's training and test accuracy; run in a fresh process (``--child``), as a notebook kernel would."""
+    sys.path.insert(0, FIXTURES)
+    import keras
+    from reference import build_model, compile_model, preprocess
+
+    from mnistcnn import recipe
+    from mnistcnn.data import load_mnist
+
+    (x_train, y_train), (x_test, y_test) = load_mnist(online=False)
+    x_train, y_train = preprocess(x_train, y_train)
+    x_test, _ = preprocess(x_test, y_test)
+    recipe.make_deterministic(seed)
+    model = build_model()
+    if book:  # the book's constant learning rate instead of the course's schedule
+        model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=1e-3), loss="categorical_crossentropy",
+                      metrics=["accuracy"])
+    else:
+        compile_model(model, len(x_train))
+    model.steps_per_execution = recipe.STEPS_PER_EXECUTION  # as notebook 3's training cell
+    t = time.perf_counter()
+    model.fit(x_train, y_train, epochs=recipe.EPOCHS, batch_size=recipe.BATCH_SIZE,
+              validation_split=recipe.VALIDATION_SPLIT, verbose=0)
+    seconds = time.perf_counter() - t
+    acc = float((model.predict(x_test, verbose=0).argmax(axis=1) == y_test).mean())
+    return {"seed": seed, "test_accuracy": acc, "fit_seconds": round(seconds, 1)}
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -57,12 +60,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="0-11", help="e.g. 0-11 or 0,3,7 (default 0-11)")
     ap.add_argument("--book", action="store_true", help="the book's constant learning rate")
+    ap.add_argument("--child", type=int, metavar="SEED", help=argparse.SUPPRESS)  # one seed, in this process
     args = ap.parse_args(argv)
+    if args.child is not None:
+        print(json.dumps(train_one(args.child, args.book)))
+        return 0
     results = []
     for seed in parse_seeds(args.seeds):
         t = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-c", CHILD, str(seed), "book" if args.book else "course", FIXTURES],
+            [sys.executable, __file__, "--child", str(seed), *(["--book"] if args.book else [])],
             capture_output=True, text=True,
         )
         if proc.returncode != 0:

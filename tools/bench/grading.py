@@ -1,0 +1,210 @@
+"""Grading measurements: this grader's job and an older grader's (``--baseline``) in turn, round by
+round, for a correct and a blank submission, next to the same work in a bare Python process; the
+parts of the fixed cost; the throughput of whole class runs."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tools.bench.common import ROOT, Log, clean_env, med, run_child
+from tools.bench.configs import grader_env
+
+SUBMISSIONS = ROOT / "tests" / "fixtures" / "submissions"
+#: The correct submission (it trains) and the blank one (it runs only the dense network).
+CORRECT, BLANK = "ada", "dee"
+
+
+def export_tree(rev: str, dest: Path) -> dict:
+    """The grader of revision ``rev``, exported (``git archive``) into ``dest``. Its ``mnistcnn``
+    package is left out: the environment has one installed copy of it (this checkout's), and the
+    sandboxed kernels import that one whatever the grader; the difference is recorded."""
+    sha = subprocess.run(["git", "rev-parse", "--verify", f"{rev}^{{commit}}"], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout.strip()
+    dest.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", sha], cwd=ROOT, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    shutil.rmtree(dest / "mnistcnn", ignore_errors=True)
+    diff = subprocess.run(["git", "diff", "--stat", sha, "--", "mnistcnn"], cwd=ROOT, check=True,
+                          capture_output=True, text=True).stdout.strip()
+    subject = subprocess.run(["git", "log", "-1", "--format=%h %s", sha], cwd=ROOT, check=True,
+                             capture_output=True, text=True).stdout.strip()
+    return {"rev": rev, "sha": sha, "subject": subject, "tree": str(dest), "mnistcnn_diff": diff}
+
+
+def this_tree() -> dict:
+    head = subprocess.run(["git", "log", "-1", "--format=%h %s"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "autograder", "mnistcnn"], cwd=ROOT,
+                           capture_output=True, text=True).stdout.strip()
+    return {"rev": "this checkout", "subject": head.stdout.strip() + (" (with uncommitted changes)" if dirty else ""),
+            "tree": str(ROOT)}
+
+
+class Rounds:
+    """Grading jobs of both graders and the bare processes, recorded round by round."""
+
+    def __init__(self, graders: dict, threads: int, work: Path, log: Log):
+        self.graders, self.threads, self.work, self.log = graders, threads, work, log
+        self.rounds: list[dict] = []
+
+    def job(self, which: str, student: str, i: int) -> dict:
+        g = self.graders[which]
+        work = self.work / f"{which}-{student}-{i}"
+        folder = work / "in" / student
+        shutil.copytree(SUBMISSIONS / student, folder)  # the same files for both graders
+        cfg = {"tree": g["tree"], "judge_from_tree": which == "old", "folder": str(folder), "student": student,
+               "threads": self.threads, "work": str(work / "ws")}
+        r = run_child("grade_job", cfg, clean_env({}), timeout=3600)
+        if r["status"] != "ok":
+            raise RuntimeError(f"the {which} grader's job for {student} failed: {r['error']}")
+        self.log(f"  {which} grader, {student}: job {r['job_s']:.1f} s (judging {r['judge_s'] or 0:.1f} s), "
+                 f"{r['score'][0]:g}/{r['score'][1]:g} points")
+        return r
+
+    def bare(self, name: str, cfg: dict) -> dict:
+        r = run_child(name, cfg, clean_env(grader_env(self.threads)))
+        self.log(f"  bare process ({name}): {r['process_s']:.1f} s")
+        return r
+
+    def run(self, i: int, students: list[str], save: Path | None) -> None:
+        order = ["old", "new"] if i % 2 == 0 else ["new", "old"]
+        row: dict = {"order": order}
+        if CORRECT in students:
+            row["bare"] = self.bare("bare", {"save": str(save)} if save else {})
+        for student in students:
+            if student == BLANK:
+                row["dense"] = self.bare("dense", {})
+            row[student] = {which: self.job(which, student, i) for which in order}
+        self.rounds.append(row)
+
+
+def bench_grading(args, threads: int, log: Log, work: Path) -> dict:
+    """Old and new grader in turn (old, new / new, old / ...) for the correct and the blank submission,
+    with the bare processes in each round; then the fixed cost's parts and the throughput (new grader)."""
+    graders = {"old": export_tree(args.baseline, work / "baseline"), "new": this_tree()}
+    students = [BLANK] if args.quick else [CORRECT, BLANK]
+    rounds = Rounds(graders, threads, work / "jobs", log)
+    model = work / "bare-model.keras"
+    log(f"grading: {args.grading_rounds} round(s) of the old grader ({graders['old']['subject'][:60]}) and this "
+        f"one in turn, for {', '.join(students)}, with the bare processes; {threads} threads")
+    for i in range(args.grading_rounds):
+        log(f" round {i + 1}/{args.grading_rounds}")
+        rounds.run(i, students, model if i == 0 else None)
+    out = {"threads": threads, "graders": graders, "rounds": rounds.rounds, "students": students}
+    if not args.quick:
+        log("grading: the parts of the fixed cost, one by one")
+        out["parts"] = fixed_cost_parts(model, threads)
+        log(f"  {', '.join(f'{k} {v:.1f} s' for k, v in out['parts'].items())}")
+        out.update(throughput(args, threads, log, work))
+    return out
+
+
+def throughput(args, threads: int, log: Log, work: Path) -> dict:
+    """Whole class runs (``grade_class``, Dask): the correct submission alone on 1 worker, and two
+    copies of it on 2 workers."""
+    log("grading: a class run of the correct submission alone, 1 worker")
+    out = {"class_one": grade_folder(work / "class-one", [CORRECT], 1, threads)}
+    log(f"  {out['class_one']['wall']:.1f} s")
+    if args.two_workers:
+        log("grading: a class run of two copies of it, 2 workers with 1 thread each")
+        out["class_two"] = grade_folder(work / "class-two", [CORRECT, CORRECT], 2, max(1, threads // 2))
+        log(f"  {out['class_two']['wall']:.1f} s")
+    return out
+
+
+def grade_folder(folder: Path, students: list[str], workers: int, threads: int) -> dict:
+    """grade_class on a folder holding copies of example submissions; times and results."""
+    from autograder.grading import gradebook, run
+
+    src = folder / "in"
+    for i, name in enumerate(students):
+        shutil.copytree(SUBMISSIONS / name, src / (name if i == 0 else f"{name}{i + 1}"))
+    ws = gradebook.Workspace(folder / "grading")
+    t = time.perf_counter()
+    summary = run.grade_class(src, ws, workers=workers, threads=threads, out=io.StringIO())
+    wall = time.perf_counter() - t
+    if summary["errors"]:
+        raise RuntimeError(f"grading failed: {summary['errors']}")
+    return {"wall": wall, "job_s": {r["student"]: r["seconds"] for r in ws.results()}}
+
+
+def fixed_cost_parts(model_path: Path, threads: int) -> dict:
+    """Parts of a grading job timed one by one: an nbgrader command's start, a course kernel's start
+    with the notebooks' imports, the accuracy evaluation of a trained model in a clean process, a
+    sandboxed process's start, the evidence written by the graded tests."""
+    from autograder.grading import jobs
+
+    env = jobs.job_env(threads)
+    parts = {}
+    t = time.perf_counter()
+    subprocess.run([str(Path(sys.executable).parent / "nbgrader"), "--version"], env=env, capture_output=True,
+                   check=True)
+    parts["nbgrader_start"] = time.perf_counter() - t
+    parts["kernel_start_imports"] = kernel_start_cost(env)
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-I", "-m", "mnistcnn.grading", str(model_path)], env=env,
+                   cwd=model_path.parent, capture_output=True, check=True)
+    parts["accuracy_process"] = time.perf_counter() - t
+    parts["sandbox_start"] = sandbox_start_cost(env)
+    parts["evidence_write"] = evidence_write_cost(threads)
+    return parts
+
+
+def kernel_start_cost(env: dict) -> float:
+    """Seconds to start a course kernel and import what the notebooks import."""
+    from jupyter_client.manager import start_new_kernel
+
+    t = time.perf_counter()
+    km, kc = start_new_kernel(kernel_name="mnistcnn", env=env, startup_timeout=120)
+    try:
+        reply = kc.execute_interactive("from mnistcnn import checks, data, plots, recipe\nimport keras",
+                                       timeout=300, output_hook=lambda msg: None)
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"the course kernel could not import the course: {reply['content']}")
+        return time.perf_counter() - t
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def evidence_write_cost(threads: int, rounds: int = 3) -> float:
+    """Median extra seconds the graded tests of a correct submission spend writing their evidence
+    (the same checks run with and without a recording folder, in turn, in fresh processes)."""
+    env = clean_env(grader_env(threads))
+    extra = []
+    run_child("evidence", {}, env)  # warm-up: file caches
+    for i in range(rounds):
+        with tempfile.TemporaryDirectory(prefix="mnistcnn-bench-ev-") as tmp:
+            cfgs = [("plain", {}), ("recorded", {"record": tmp})]
+            times = {name: run_child("evidence", cfg, env)["seconds"] for name, cfg in cfgs[::1 - 2 * (i % 2)]}
+        extra.append(times["recorded"] - times["plain"])
+    return med(extra)
+
+
+def sandbox_start_cost(env: dict, runs: int = 5) -> float:
+    """Median extra seconds of starting a process in the grader's sandbox (launcher, bubblewrap,
+    cgroups, watchdog) over starting it bare: `python -c pass` both ways, in turn."""
+    from autograder.sandbox import launcher as sandbox
+
+    if sandbox.unavailable_reason():
+        return float("nan")
+    extra = []
+    with tempfile.TemporaryDirectory(prefix="mnistcnn-bench-sb-") as tmp:
+        cfg = Path(tmp, "sandbox.json")
+        cfg.write_text(json.dumps({"limits": {}}))
+        boxed = [sys.executable, "-m", "autograder.sandbox", "run", "--config", str(cfg), "--run-dir", tmp,
+                 "--events", str(Path(tmp, "events.json")), "--", sys.executable, "-c", "pass"]
+        for _ in range(runs):
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "pass"], env=env, check=True)
+            bare = time.perf_counter() - t
+            t = time.perf_counter()
+            subprocess.run(boxed, env=env, check=True, capture_output=True)
+            extra.append(time.perf_counter() - t - bare)
+    return med(extra)
