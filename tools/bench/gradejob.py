@@ -65,7 +65,18 @@ def judge_from_tree(verdicts, tree: Path) -> None:
     verdicts.judge_command = judge_command
 
 
-def make_job(g: SimpleNamespace, folder: Path, student: str, threads: int, work: Path):
+def template_gradebook(g: SimpleNamespace, work: Path, cache: Path | None) -> bytes:
+    """The fresh gradebook a job starts from, made by this grader once and kept in ``cache`` (the
+    class's cost, not the job's)."""
+    if cache and cache.exists():
+        return cache.read_bytes()
+    data = g.prepare_gradebook(g.Workspace(work))
+    if cache:
+        cache.write_bytes(data)
+    return data
+
+
+def make_job(g: SimpleNamespace, folder: Path, student: str, threads: int, work: Path, cache: Path | None):
     """A job for the submission in ``folder`` (one notebook per file), as ``grade_class`` makes it."""
     g.release.use_tool_path()
     names = g.run.notebook_names()
@@ -74,7 +85,7 @@ def make_job(g: SimpleNamespace, folder: Path, student: str, threads: int, work:
     usable, notes = g.run.screen_submission(student, files, released_by_nb)
     box = g.run.sandbox_setting(None, False)
     wall = box["limits"].get("wall", 1800) if box else 1800
-    template = g.prepare_gradebook(g.Workspace(work))
+    template = template_gradebook(g, work, cache)
     solutions = {p.name: p.read_bytes() for p in sorted(g.release.SOLUTIONS.glob("*.ipynb"))}
     return g.Job(student=student, input_sha=g.intake.sha256_files(files), files=usable,
                  missing=[n for n in names if n not in usable], incidents=notes, solutions=solutions,
@@ -89,7 +100,8 @@ def grade_job(cfg: dict) -> dict:
     g = load(tree)
     if cfg.get("judge_from_tree"):
         judge_from_tree(g.verdicts, tree)
-    job = make_job(g, Path(cfg["folder"]), cfg["student"], cfg["threads"], Path(cfg["work"]))
+    cache = Path(cfg["template"]) if cfg.get("template") else None
+    job = make_job(g, Path(cfg["folder"]), cfg["student"], cfg["threads"], Path(cfg["work"]), cache)
     start = time.perf_counter()
     result = g.grade_one(job)
     wall = time.perf_counter() - start

@@ -31,19 +31,20 @@ def export_tree(rev: str, dest: Path) -> dict:
     archive = subprocess.run(["git", "archive", sha], cwd=ROOT, check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
     shutil.rmtree(dest / "mnistcnn", ignore_errors=True)
-    diff = subprocess.run(["git", "diff", "--stat", sha, "--", "mnistcnn"], cwd=ROOT, check=True,
-                          capture_output=True, text=True).stdout.strip()
-    subject = subprocess.run(["git", "log", "-1", "--format=%h %s", sha], cwd=ROOT, check=True,
+    diff = subprocess.run(["git", "diff", "--name-only", sha, "--", "mnistcnn"], cwd=ROOT, check=True,
+                          capture_output=True, text=True).stdout.split()
+    subject = subprocess.run(["git", "log", "-1", "--format=%s", sha], cwd=ROOT, check=True,
                              capture_output=True, text=True).stdout.strip()
     return {"rev": rev, "sha": sha, "subject": subject, "tree": str(dest), "mnistcnn_diff": diff}
 
 
 def this_tree() -> dict:
-    head = subprocess.run(["git", "log", "-1", "--format=%h %s"], cwd=ROOT, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "autograder", "mnistcnn"], cwd=ROOT,
-                           capture_output=True, text=True).stdout.strip()
-    return {"rev": "this checkout", "subject": head.stdout.strip() + (" (with uncommitted changes)" if dirty else ""),
-            "tree": str(ROOT)}
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", "autograder", "mnistcnn")
+    return {"rev": git("rev-parse", "--short", "HEAD") + (" with uncommitted changes" if dirty else ""),
+            "subject": git("log", "-1", "--format=%s"), "tree": str(ROOT)}
 
 
 class Rounds:
@@ -59,7 +60,7 @@ class Rounds:
         folder = work / "in" / student
         shutil.copytree(SUBMISSIONS / student, folder)  # the same files for both graders
         cfg = {"tree": g["tree"], "judge_from_tree": which == "old", "folder": str(folder), "student": student,
-               "threads": self.threads, "work": str(work / "ws")}
+               "threads": self.threads, "work": str(work / "ws"), "template": str(self.work / f"{which}-template.db")}
         r = run_child("grade_job", cfg, clean_env({}), timeout=3600)
         if r["status"] != "ok":
             raise RuntimeError(f"the {which} grader's job for {student} failed: {r['error']}")
@@ -91,7 +92,7 @@ def bench_grading(args, threads: int, log: Log, work: Path) -> dict:
     students = [BLANK] if args.quick else [CORRECT, BLANK]
     rounds = Rounds(graders, threads, work / "jobs", log)
     model = work / "bare-model.keras"
-    log(f"grading: {args.grading_rounds} round(s) of the old grader ({graders['old']['subject'][:60]}) and this "
+    log(f"grading: {args.grading_rounds} round(s) of the old grader ({graders['old']['rev']}) and this "
         f"one in turn, for {', '.join(students)}, with the bare processes; {threads} threads")
     for i in range(args.grading_rounds):
         log(f" round {i + 1}/{args.grading_rounds}")

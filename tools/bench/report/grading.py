@@ -13,22 +13,28 @@ WHAT = {"ada": "the correct submission `ada` (it trains the convnet)",
 REFERENCE = {"ada": "the bare process (notebook 3's work)", "dee": "the dense network's bare process"}
 
 
+def short(text: str, n: int = 72) -> str:
+    return text if len(text) <= n else text[:n].rsplit(" ", 1)[0] + " …"
+
+
 def graders(g: Grading) -> str:
     old, new = g.g["graders"]["old"], g.g["graders"]["new"]
     diff = old.get("mnistcnn_diff")
     return "\n".join([
         "## 3. Grading", "",
-        f"**Old against new, in one run.** The old grader is revision `{old['rev']}` ({old['subject']}), exported "
-        f"with `git archive` and run from that tree (`--baseline`); the new one is {new['subject']}. Each grading "
-        f"job runs in its own Python process with its grader's code first on the path, in the same virtual "
-        f"environment, on the same submission files; only `grade_one` is timed (nbgrader autograde of the 3 "
-        f"notebooks in sandboxed course kernels, every graded cell judged outside the kernel, feedback), with "
-        f"{g.g['threads']} threads. The two graders alternate round by round (old, new / new, old / ...), and "
-        "each round also runs the same work in a bare `python` process with the grader's environment: the "
-        "5-epoch training of notebook 3, its evaluation and the dense network (for the correct submission), the "
-        "dense network alone (for the blank one). Both graders' kernels import the environment's one installed "
-        "`mnistcnn` package" + (f" (which differs from the old revision's: {diff.splitlines()[-1].strip()})."
-                                if diff else ", identical to the old revision's.") + "", ""])
+        f"**Old against new, in one run.** The old grader is revision `{old['sha'][:7]}` (“{short(old['subject'])}”), "
+        f"exported with `git archive` and run from that tree (`--baseline {old['rev']}`); the new one is this "
+        f"checkout, `{new['rev']}` (“{short(new['subject'])}”). Each grading job runs in its own Python process "
+        "with its grader's code first on the path, in the same virtual environment, on the same submission files; only "
+        "`grade_one` is timed (nbgrader autograde of the 3 notebooks in sandboxed course kernels, every graded cell "
+        f"judged outside the kernel, feedback), with {g.g['threads']} threads; the template gradebook each job "
+        "starts from is made once per grader, outside the timing. The two graders alternate round by round (old, "
+        "new / new, old / ...), and each round also runs the same work in a bare `python` process with the "
+        "grader's environment: the 5-epoch training of notebook 3, its evaluation and the dense network (for the "
+        "correct submission), the dense network alone (for the blank one). Both graders' kernels import the "
+        "environment's one installed `mnistcnn` package, this checkout's"
+        + (f" (it differs from the old revision's in {', '.join(f'`{d}`' for d in diff)})." if diff else
+           ", the same as the old revision's."), ""])
 
 
 def rounds_table(g: Grading) -> str:
@@ -38,10 +44,13 @@ def rounds_table(g: Grading) -> str:
     for i, row in enumerate(g.rounds):
         line = [str(i + 1), ", ".join(row["order"])]
         for s in g.students:
-            line += [f"{g.reference(row, s):.1f}", f"{row[s]['old']['job_s']:.1f}", f"{row[s]['new']['job_s']:.1f}"]
+            bare = g.reference(row, s)
+            line += [f"{bare:.1f}"] + [f"{row[s][w]['job_s']:.1f} (+{row[s][w]['job_s'] - bare:.1f}; "
+                                       f"{row[s][w]['job_s'] / bare:.2f}×)" for w in ("old", "new")]
         cells.append("| " + " | ".join(line) + " |")
-    return "\n".join(["Seconds, round by round:", "", "| " + " | ".join(heads) + " |",
-                      "|" + " ---: |" * len(heads), *cells, ""])
+    return "\n".join(["Seconds, round by round: the bare process, and each grader's job (in brackets its fixed cost "
+                      "and overhead in that round):", "", "| " + " | ".join(heads) + " |",
+                      "| ---: | --- |" + " ---: |" * (len(heads) - 2), *cells, ""])
 
 
 def summary_table(g: Grading) -> str:

@@ -85,7 +85,7 @@ def per_round(t: Training) -> list[str]:
              "(before / after it, GFLOP/s):", "",
              "| round | " + " | ".join(PAIRED) + " | shipped ÷ stock |", "| ---: |" + " ---: |" * (len(PAIRED) + 1)]
     for i, got in enumerate(t.rounds(PAIRED)):
-        cells = [f"{got[n]['ms_per_step']:.2f} ({got[n]['share']:.0%}; {got[n]['matmul_before']:.0f} / "
+        cells = [f"{got[n]['ms_per_step']:.2f} ({got[n]['share'] * 100:.0f} %; {got[n]['matmul_before']:.0f} / "
                  f"{got[n]['matmul_after']:.0f})" for n in PAIRED]
         lines.append(f"| {i + 1} | " + " | ".join(cells) + f" | {t.ratios['shipped'][i]:.2f}× |")
     return lines
