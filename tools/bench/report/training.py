@@ -52,7 +52,9 @@ def method(res: dict, t: Training) -> str:
         "**Share of the matmul rate.** Between two training runs, a fresh process measures TensorFlow's "
         "matmul rate (section 1) with the course kernel's environment; each run is set against the mean of "
         "the rate measured just before it and just after it, so both figures share the machine's load of "
-        "that moment. The share is given per run and summed up as median (min–max) over the runs.", ""])
+        "that moment. The share is given per run and summed up as median (min–max) over the runs; on a shared "
+        "machine one run's share can still be off (over 100 % when the load was heavier during the matmul "
+        "measurements than during the training), hence the spread.", ""])
 
 
 def _paired_row(t: Training, name: str, res: dict) -> str:
