@@ -23,6 +23,7 @@ from test_judge import Grader  # noqa: E402
 
 from autograder.grading import judge  # noqa: E402
 from mnistcnn import checks, recipe  # noqa: E402
+from mnistcnn.constants import ACCURACY_THRESHOLD
 
 pytestmark = pytest.mark.slow
 
@@ -377,7 +378,7 @@ def run_answer(tmp_path, monkeypatch, standins, exercise: str, source: str):
     finally:
         plt.close("all")
     grader.collect(grade_id)
-    return kernel, judge.judge_cell(grader.evidence, notebook, grade_id, judge.Reference(), 0.99)
+    return kernel, judge.judge_cell(grader.evidence, notebook, grade_id, judge.Reference(), ACCURACY_THRESHOLD)
 
 
 def test_the_corpus_is_as_large_as_promised():

@@ -25,6 +25,8 @@ import pytest
 
 from autograder.course import lab as course_lab
 from autograder.course import release
+from mnistcnn import TF_ENV
+from mnistcnn.constants import ASSIGNMENT, KERNEL_DISPLAY_NAME, KERNEL_NAME
 
 pytestmark = pytest.mark.browser
 
@@ -35,10 +37,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync",
                  # A page served by the test itself (the Validate check) may still reach the loopback server.
                  "--disable-features=LocalNetworkAccessChecks"]
-KERNEL = "mnistcnn"
-KERNEL_DISPLAY_NAME = "Python 3 (Convnets on MNIST)"
-KERNEL_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "1", "KERAS_BACKEND": "tensorflow"}
-ASSIGNMENT = release.ASSIGNMENT
 VALIDATE_PLUGIN = "@jupyter/nbgrader:validate-assignment"
 ERROR_OUTPUTS = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
 VALIDATION_TIMEOUT_MS = 300_000  # the Validate button executes the whole notebook on the server
@@ -295,9 +293,9 @@ def test_first_notebook_runs_all_in_the_course_kernel_and_shows_the_digits(page,
     kernel_name = panel.locator(".jp-NotebookPanel-toolbar [data-jp-item-name=kernelName]")
     assert kernel_name.inner_text().strip() == KERNEL_DISPLAY_NAME
     sessions = {s["path"]: s["kernel"]["name"] for s in lab.api("/api/sessions")}
-    assert sessions.get(path) == KERNEL, sessions
-    spec = lab.api("/api/kernelspecs")["kernelspecs"][KERNEL]["spec"]
-    assert {k: spec["env"].get(k) for k in KERNEL_ENV} == KERNEL_ENV, spec["env"]
+    assert sessions.get(path) == KERNEL_NAME, sessions
+    spec = lab.api("/api/kernelspecs")["kernelspecs"][KERNEL_NAME]["spec"]
+    assert {k: spec["env"].get(k) for k in TF_ENV} == TF_ENV, spec["env"]
     validate_button(panel)
     page.screenshot(path=ARTIFACTS / "01-notebook-opened.png")
 

@@ -32,6 +32,7 @@ from autograder.course import release
 from autograder.grading import grade, gradebook, jobs, records, run
 from autograder.sandbox import launcher as sandbox
 from mnistcnn import data
+from mnistcnn.constants import ACCURACY_THRESHOLD
 
 ROOT = release.ROOT
 BIN = Path(sys.executable).parent
@@ -250,7 +251,7 @@ def test_a_worker_without_bubblewrap_refuses_the_job(tmp_path, monkeypatch):
     monkeypatch.setitem(sandbox._PROBE, "reason", "bubblewrap (bwrap) is not installed")
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     job = records.Job("ana", "0" * 64, files={}, solutions={}, released={}, template_db=b"", threads=1, timeout=60,
-                    threshold=0.99, sandbox={"limits": {}})
+                    threshold=ACCURACY_THRESHOLD, sandbox={"limits": {}})
     with pytest.raises(jobs.SandboxUnavailable, match="on the worker .*bwrap.* is not installed"):
         jobs.grade_one(job)
     assert list(tmp_path.iterdir()) == []  # its private folder is removed

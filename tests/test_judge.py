@@ -26,6 +26,7 @@ from fixtures.reference import build_model  # noqa: E402
 from autograder.grading import judge  # noqa: E402
 from autograder.sandbox.execute import CourseExecute  # noqa: E402
 from mnistcnn import checks, evidence, recipe  # noqa: E402
+from mnistcnn.constants import ACCURACY_THRESHOLD
 
 
 class Grader:
@@ -49,7 +50,7 @@ class Grader:
         except (AssertionError, Exception):  # noqa: BLE001 - the kernel's own verdict plays no part
             pass
         self.collect(grade_id)
-        return judge.judge_cell(self.evidence, self.notebook, grade_id, judge.Reference(), 0.99)
+        return judge.judge_cell(self.evidence, self.notebook, grade_id, judge.Reference(), ACCURACY_THRESHOLD)
 
     def collect(self, grade_id: str | None) -> None:
         meta = {"grade": True, "grade_id": grade_id, "points": 1} if grade_id else {}
@@ -477,7 +478,7 @@ def test_a_cell_that_kills_or_stalls_the_judge_fails_alone(monkeypatch, tmp_path
     monkeypatch.setattr(verdicts, "judge_command", lambda evidence, cells, threshold: [
         sys.executable, str(script), "--cells", ",".join(f"{nb}:{c}" for nb, c in cells)])
     env = {**os.environ, "DIE_ON": "test_encode_labels", "STALL_ON": "test_build_conv_base"}
-    out = verdicts.run_judge(str(tmp_path), ["01_data", "02_convnet"], 0.99, env=env, cwd=str(tmp_path),
+    out = verdicts.run_judge(str(tmp_path), ["01_data", "02_convnet"], ACCURACY_THRESHOLD, env=env, cwd=str(tmp_path),
                              cell_timeout=3)
     by_cell = {v["cell"]: v for v in out}
     assert len(out) == 9

@@ -17,11 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from mnistcnn.constants import ASSIGNMENT, CELL_TIMEOUT
+
 ROOT = Path(__file__).resolve().parents[2]
-ASSIGNMENT = "convnet"
 SOLUTIONS = ROOT / "solutions" / ASSIGNMENT
 NOTEBOOKS = ROOT / "notebooks" / ASSIGNMENT
-CELL_TIMEOUT = 1800
 
 
 def tool_env() -> dict:

@@ -6,11 +6,9 @@ import html
 import json
 from pathlib import Path
 
-from autograder.course import release
 from autograder.grading.commands import course_args, last_error, run_nbgrader
 from autograder.grading.records import Job, JobPaths, JobResult
-
-ASSIGNMENT = release.ASSIGNMENT
+from mnistcnn.constants import ASSIGNMENT
 
 
 def sanitize_for_feedback(nb, released_sources: dict[str, str]) -> None:

@@ -30,7 +30,6 @@ from autograder.grading.run import SandboxUnavailable, grade_class, notebook_nam
 from autograder.sandbox import launcher as sandbox
 
 ROOT = release.ROOT
-ASSIGNMENT = release.ASSIGNMENT
 
 
 def _lms_arguments(ap: argparse.ArgumentParser) -> None:

@@ -24,15 +24,11 @@ from autograder.grading.verdicts import ACCURACY_CELL as JUDGED_ACCURACY_CELL
 from autograder.grading.verdicts import run_judge
 from autograder.sandbox import launcher as sandbox
 from autograder.sandbox.execute import INCIDENTS_ENV
+from mnistcnn.constants import ASSIGNMENT, JUDGE_CELL_TIMEOUT
 from mnistcnn.grading import RECORD_ENV
 
-ASSIGNMENT = release.ASSIGNMENT
 ACCURACY_CELL = JUDGED_ACCURACY_CELL[1]
 CONFIG_FILE = release.ROOT / "autograder" / "course" / "nbgrader_config.py"
-
-
-#: Seconds the judging of one cell may take (the accuracy measurement is the longest: about 3 s).
-JUDGE_CELL_TIMEOUT = 600
 
 
 def job_env(threads: int, record_dir: Path | None = None) -> dict:

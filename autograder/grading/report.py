@@ -26,7 +26,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, PercentFormatter  # noqa: E402
 
-from mnistcnn.expected import ACCURACY_THRESHOLD  # noqa: E402
+from mnistcnn.constants import ACCURACY_THRESHOLD, ASSIGNMENT  # noqa: E402
 
 FEW = 10  # up to this many students, every point carries its student's name
 NAMED = 12  # at most this many outliers named inside a figure (the page lists all of them)
@@ -140,8 +140,6 @@ def _gradebook_data(ws, results: dict) -> dict:
     """Scores, per-test pass rates and the table's column values, from the gradebook."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    from autograder.course.release import ASSIGNMENT
-
     scores, cells, notebooks, columns = {}, {}, {}, {}
     with Gradebook(ws.db_url) as gb:
         assignment = gb.find_assignment(ASSIGNMENT)
@@ -170,8 +168,6 @@ def _gradebook_data(ws, results: dict) -> dict:
 
 def _feedback_files(ws, student: str) -> list[str]:
     """The student's feedback pages, relative to the report (which sits at the top of the grading folder)."""
-    from autograder.course.release import ASSIGNMENT
-
     folder = ws.path / "feedback" / student / ASSIGNMENT
     return [p.relative_to(ws.path).as_posix() for p in sorted(folder.glob("*.html"))]
 

@@ -27,12 +27,11 @@ from autograder.grading.gradebook import (
 from autograder.grading.jobs import SandboxUnavailable, grade_one, mnist_file
 from autograder.grading.records import Job, JobResult
 from autograder.sandbox import launcher as sandbox
-
-ASSIGNMENT = release.ASSIGNMENT
+from mnistcnn.constants import ACCURACY_THRESHOLD, ASSIGNMENT, NOTEBOOKS
 
 
 def notebook_names() -> list[str]:
-    return sorted(p.stem for p in release.SOLUTIONS.glob("*.ipynb"))
+    return list(NOTEBOOKS)
 
 
 class Progress:
@@ -104,13 +103,12 @@ def screen_submission(student: str, files: dict[str, Path], released: dict) -> t
 
 def grade_class(source: Path, ws: Workspace, *, workers: int | None = None, threads: int | None = None,
                 scheduler: str | None = None, force: bool = False, timeout: float | None = None,
-                threshold: float = 0.99, marker_dir: Path | None = None, out=sys.stdout,
+                threshold: float = ACCURACY_THRESHOLD, marker_dir: Path | None = None, out=sys.stdout,
                 limits: sandbox.Limits | None = None, unsandboxed: bool = False,
                 cell_timeout: float | None = None, policy: late_mod.Policy | None = None,
                 sources: timestamps.TimeSources | None = None, lms: lms_export.LmsOptions | None = None) -> dict:
     """Collect, grade (in parallel), write. Returns a summary (students, skipped, unmapped, errors)."""
     from autograder.grading import screen
-    from mnistcnn.expected import ACCURACY_THRESHOLD
 
     release.use_tool_path()  # nbgrader's Gradebook runs `alembic` from PATH when it creates one
     threshold = threshold or ACCURACY_THRESHOLD
