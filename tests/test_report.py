@@ -362,6 +362,20 @@ def test_the_threshold_is_the_one_the_class_was_graded_against(classes, tmp_path
     assert data["threshold"] == ACCURACY_THRESHOLD and [s for s, _ in data["outliers"]["below"]] == ["student001"]
 
 
+def test_a_run_graded_against_another_threshold_shows_it(classes, tmp_path):
+    """A class graded with --threshold 0.995: the page, the figure and its text say 99.5 %, not the
+    course's 99 % (nor 100 %, the rounded figure); so does a run that stored it only in run.json."""
+    ws, _ = classes(5)
+    for name, own in (("results", 0.995), ("run", None)):
+        graded = restored(ws, tmp_path / name, own, 0.995)
+        text = report.write_report(graded).read_text()
+        assert "trained convnets reach 99.5% test accuracy" in text and "Below 99.5% test accuracy" in text, name
+        assert "99% test accuracy" not in text and "100% test accuracy" not in text, name
+        fig, alt = report.fig_accuracy(report.class_data(graded))
+        assert [ln.get_xdata()[0] for ln in fig.axes[0].lines] == [0.995] and "required 99.5%" in alt
+        assert legend_texts(fig) and "99.5% required" in legend_texts(fig)
+
+
 def test_a_class_without_any_trained_model_still_reads(classes, tmp_path):
     """Nobody's training reached the grader: the figures without data say so in words, no 'nan'."""
     ws, planted = classes(5)
