@@ -28,6 +28,7 @@ from autograder.grading import lms_export, timestamps
 from autograder.grading.gradebook import Workspace
 from autograder.grading.run import SandboxUnavailable, grade_class, notebook_names  # noqa: F401 - the CLI's names
 from autograder.sandbox import launcher as sandbox
+from mnistcnn.data import MnistUnavailable
 
 ROOT = release.ROOT
 
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                               scheduler=args.scheduler, force=args.force, timeout=args.timeout,
                               limits=limits, unsandboxed=args.unsandboxed, cell_timeout=args.cell_timeout,
                               policy=policy, sources=sources, lms=lms)
-    except (FileNotFoundError, ValueError, SandboxUnavailable) as exc:  # unreadable source, no sandbox
+    except (FileNotFoundError, ValueError, SandboxUnavailable, MnistUnavailable) as exc:  # source, sandbox, data
         print(f"mnistcnn-grade: {exc}", file=sys.stderr)
         return 2
     if summary["errors"]:

@@ -278,13 +278,4 @@ def mnist_file() -> str:
     """The MNIST file the sandboxed kernels read (fetched first if it is not here yet)."""
     from mnistcnn import data
 
-    if os.environ.get("MNIST_PATH"):
-        return str(Path(os.environ["MNIST_PATH"]).resolve())
-    for candidate in (data.keras_cache(), data.course_cache()):
-        if candidate.is_file():
-            return str(candidate.resolve())
-    data.load_mnist(verbose=True)
-    for candidate in (data.keras_cache(), data.course_cache()):
-        if candidate.is_file():
-            return str(candidate.resolve())
-    raise FileNotFoundError("the MNIST data could not be found or fetched (run `make data`)")
+    return str(data.find_file())
