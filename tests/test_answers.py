@@ -22,8 +22,8 @@ from fixtures.reference import build_model as reference_model  # noqa: E402
 from test_judge import Grader  # noqa: E402
 
 from autograder.grading import judge  # noqa: E402
-from mnistcnn import checks, recipe  # noqa: E402
-from mnistcnn.constants import ACCURACY_THRESHOLD
+from mnistcnn import checks, recipe, screening  # noqa: E402
+from mnistcnn.constants import ACCURACY_THRESHOLD  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,7 @@ def cell_source(notebook: str, grade_id: str) -> str:
     """The source of a graded test cell with its hidden tests, as the grader runs it."""
     nb = nbformat.read(SOLUTIONS / f"{notebook}.ipynb", as_version=4)
     for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+        if screening.grade_id(cell) == grade_id:
             return "\n".join(line for line in cell.source.splitlines() if "HIDDEN TESTS" not in line)
     raise LookupError(grade_id)
 

@@ -14,6 +14,7 @@ from autograder.course import release
 from autograder.grading import intake, screen
 from autograder.grading.run import notebook_names
 from mnistcnn import handin
+from mnistcnn.screening import grade_id
 
 NOTEBOOKS = notebook_names()
 
@@ -95,7 +96,7 @@ def test_skip_refused_hands_in_the_others(course, capsys):
 def test_notes_of_the_grader_are_shown(course, capsys):
     path = course / "convnet" / "01_data.ipynb"
     nb = nbformat.read(path, as_version=4)
-    next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_encode_labels").source = "pass"
+    next(c for c in nb.cells if grade_id(c) == "test_encode_labels").source = "pass"
     nbformat.write(nb, path)
     assert hand_in(course, "ada") == 0
     assert "note: 01_data.ipynb: test cell test_encode_labels was edited" in capsys.readouterr().out

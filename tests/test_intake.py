@@ -7,10 +7,12 @@ from pathlib import Path
 
 import nbformat
 from fixtures import examples
+from nbgrader.utils import is_grade
 
 from autograder.course import release
 from autograder.grading import intake, run
 from autograder.grading.feedback import sanitize_for_feedback
+from mnistcnn.screening import grade_id
 
 NOTEBOOKS = run.notebook_names()
 
@@ -79,10 +81,10 @@ def test_newest_of_two_files_for_one_notebook_is_used(tmp_path):
 def test_feedback_copy_has_no_hidden_tests_and_no_tracebacks():
     nb = nbformat.read(examples.EXAMPLES / "ada" / "03_training.ipynb", as_version=4)
     solution = nbformat.read(release.SOLUTIONS / "03_training.ipynb", as_version=4)
-    by_id = {c.metadata["nbgrader"]["grade_id"]: c for c in solution.cells if "nbgrader" in c.metadata}
+    by_id = {grade_id(c): c for c in solution.cells if grade_id(c)}
     for cell in nb.cells:  # what the autograder runs: the source version of every test cell
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if cell.metadata.get("nbgrader", {}).get("grade"):
+        gid = grade_id(cell)
+        if is_grade(cell):
             cell.source = by_id[gid].source
             cell.outputs = [nbformat.v4.new_output("error", ename="CheckFailed", evalue="expected: 1",
                                                    traceback=["---> 4 checks.check_test_accuracy(model)"])]

@@ -18,6 +18,7 @@ import nbformat
 import numpy as np
 import pytest
 from keras import layers
+from nbgrader.utils import is_grade
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -27,6 +28,7 @@ from autograder.grading import judge  # noqa: E402
 from autograder.sandbox.execute import CourseExecute  # noqa: E402
 from mnistcnn import checks, evidence  # noqa: E402
 from mnistcnn.constants import ACCURACY_THRESHOLD
+from mnistcnn.screening import grade_id  # noqa: E402
 
 
 class Grader:
@@ -442,9 +444,8 @@ def test_every_graded_cell_of_the_course_has_a_judge(root):
     graded = set()
     for path in sorted((root / "solutions" / "convnet").glob("*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
-            meta = cell.metadata.get("nbgrader", {})
-            if meta.get("grade"):
-                graded.add((path.stem, meta["grade_id"]))
+            if is_grade(cell):
+                graded.add((path.stem, grade_id(cell)))
     assert graded == {*judge.JUDGES, judge.ACCURACY_CELL} == set(GRADED_CELLS)
 
 

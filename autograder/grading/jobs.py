@@ -24,6 +24,7 @@ from autograder.grading.verdicts import ACCURACY_CELL as JUDGED_ACCURACY_CELL
 from autograder.grading.verdicts import run_judge
 from autograder.sandbox import launcher as sandbox
 from autograder.sandbox.execute import INCIDENTS_ENV
+from mnistcnn import screening
 from mnistcnn.constants import ASSIGNMENT, JUDGE_CELL_TIMEOUT
 from mnistcnn.grading import RECORD_ENV
 
@@ -265,7 +266,7 @@ def _annotate(path: Path, grade_id: str, text: str) -> None:
 
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+        if screening.grade_id(cell) == grade_id:
             cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=text + "\n"))
     nbformat.write(nb, path)
 

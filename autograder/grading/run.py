@@ -28,6 +28,7 @@ from autograder.grading.jobs import SandboxUnavailable, grade_one, mnist_file
 from autograder.grading.records import Job, JobResult
 from autograder.sandbox import launcher as sandbox
 from mnistcnn.constants import ACCURACY_THRESHOLD, ASSIGNMENT, NOTEBOOKS
+from mnistcnn.screening import grade_id
 
 
 def notebook_names() -> list[str]:
@@ -50,13 +51,13 @@ class Progress:
 
 def released_sources() -> dict[str, str]:
     import nbformat
+    from nbgrader.utils import is_grade
 
     out = {}
     for path in sorted(release.NOTEBOOKS.glob("*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
-            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if gid and cell.metadata["nbgrader"].get("grade"):
-                out[gid] = cell.source
+            if grade_id(cell) and is_grade(cell):
+                out[grade_id(cell)] = cell.source
     return out
 
 
