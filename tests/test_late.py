@@ -317,3 +317,17 @@ def test_dates_that_are_no_dates_give_no_time_not_a_crash(tmp_path):
     times = timestamps.submission_times(found, timestamps.TimeSources(timezone.utc, canvas=canvas))
     assert times["ada"].timestamp is None and "no valid time" in times["ada"].note
     assert times["doejane"].timestamp is None and "not a time" in times["doejane"].note
+
+
+@pytest.mark.parametrize("text, when", [
+    ("2026-12-15T23:59Z", datetime(2026, 12, 15, 23, 59, tzinfo=timezone.utc)),
+    (" 2026-12-15T23:59:30.5z ", datetime(2026, 12, 15, 23, 59, 30, 500000, tzinfo=timezone.utc)),
+    ("2026-12-15T23:59+01:00", datetime(2026, 12, 15, 23, 59, tzinfo=timezone(timedelta(hours=1)))),
+    ("2026-12-15T23:59", datetime(2026, 12, 15, 23, 59)),
+])
+def test_iso_times_with_z_on_every_python(text, when):
+    """One reader of ISO 8601 for deadlines and Canvas's submitted_at; 'Z' is UTC (Python 3.10 too)."""
+    got = late.parse_iso(text)
+    assert (got.replace(tzinfo=None), got.utcoffset()) == (when.replace(tzinfo=None), when.utcoffset())
+    with pytest.raises(ValueError):
+        late.parse_iso("Zulu")
