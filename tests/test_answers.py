@@ -18,8 +18,8 @@ import pytest
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from fixtures.judging import Grader  # noqa: E402
 from fixtures.reference import build_model as reference_model  # noqa: E402
-from test_judge import Grader  # noqa: E402
 
 from autograder.grading import judge  # noqa: E402
 from mnistcnn import checks, recipe, screening  # noqa: E402

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import keras
 import matplotlib
@@ -22,42 +21,13 @@ from nbgrader.utils import is_grade
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from fixtures.judging import Grader  # noqa: E402
 from fixtures.reference import build_model, compile_model  # noqa: E402
 
 from autograder.grading import judge  # noqa: E402
-from autograder.sandbox.execute import CourseExecute  # noqa: E402
 from mnistcnn import checks, evidence  # noqa: E402
 from mnistcnn.constants import ACCURACY_THRESHOLD
 from mnistcnn.screening import grade_id  # noqa: E402
-
-
-class Grader:
-    """A recording folder, the collection step and the judge, for one notebook at a time."""
-
-    def __init__(self, tmp: Path, monkeypatch, notebook: str):
-        self.record, self.evidence, self.notebook = tmp / "record", tmp / "evidence", notebook
-        self.record.mkdir()
-        monkeypatch.setenv(evidence.RECORD_ENV, str(self.record))
-        self.execute = CourseExecute(evidence_dir=str(self.evidence))
-        self.execute._notebook = notebook
-
-    def cell(self, grade_id: str, run) -> judge.Verdict:
-        """Run ``run`` as the test cell ``grade_id`` would (failures are the kernel's business), collect
-        its evidence as the grader does after a cell, and judge it."""
-        import shutil
-
-        shutil.rmtree(self.evidence / self.notebook / grade_id, ignore_errors=True)  # each cell runs once
-        try:
-            run()
-        except (AssertionError, Exception):  # noqa: BLE001 - the kernel's own verdict plays no part
-            pass
-        self.collect(grade_id)
-        return judge.judge_cell(self.evidence, self.notebook, grade_id, judge.Reference(), ACCURACY_THRESHOLD)
-
-    def collect(self, grade_id: str | None) -> None:
-        meta = {"grade": True, "grade_id": grade_id, "points": 1} if grade_id else {}
-        cell = nbformat.v4.new_code_cell("", metadata={"nbgrader": meta})
-        self.execute._collect_evidence(cell)
 
 
 @pytest.fixture
