@@ -376,6 +376,17 @@ def test_a_run_graded_against_another_threshold_shows_it(classes, tmp_path):
         assert legend_texts(fig) and "99.5% required" in legend_texts(fig)
 
 
+def test_the_sandbox_limits_are_the_runs(classes, tmp_path):
+    """The page states the limits the run graded with, from its own record (run.json)."""
+    ws, _ = classes(5)
+    graded = restored(ws, tmp_path / "limits", 0.99, 0.99)
+    run = json.loads((graded.path / "run.json").read_text())
+    limits = {"wall": 900, "memory": 3 * 2**30, "nproc": 64}
+    (graded.path / "run.json").write_text(json.dumps({**run, "limits": limits}))
+    text = report.write_report(graded).read_text()
+    assert "limits per notebook: 900 s, 3.0 GiB of memory, 64 processes" in text
+
+
 def test_a_class_without_any_trained_model_still_reads(classes, tmp_path):
     """Nobody's training reached the grader: the figures without data say so in words, no 'nan'."""
     ws, planted = classes(5)
