@@ -23,11 +23,11 @@ from fixtures.reference import build_model as reference_model  # noqa: E402
 
 from autograder.grading import judge  # noqa: E402
 from mnistcnn import checks, recipe, screening  # noqa: E402
-from mnistcnn.constants import ACCURACY_THRESHOLD  # noqa: E402
+from mnistcnn.constants import ACCURACY_THRESHOLD, ASSIGNMENT  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions" / "convnet"
+SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions" / ASSIGNMENT
 
 
 def cell_source(notebook: str, grade_id: str) -> str:

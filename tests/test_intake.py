@@ -12,6 +12,7 @@ from nbgrader.utils import is_grade
 from autograder.course import release
 from autograder.grading import intake, run
 from autograder.grading.feedback import sanitize_for_feedback
+from mnistcnn.constants import ASSIGNMENT
 from mnistcnn.screening import grade_id
 
 NOTEBOOKS = run.notebook_names()
@@ -30,8 +31,8 @@ def test_folder_per_student(tmp_path):
     (tmp_path / "src" / "ada").mkdir(parents=True)
     (tmp_path / "src" / "ada" / "01_data.ipynb").write_text("{}")
     (tmp_path / "src" / "ada" / "notes.txt").write_text("x")
-    (tmp_path / "src" / "Bo Li" / "convnet").mkdir(parents=True)
-    (tmp_path / "src" / "Bo Li" / "convnet" / "03_Training.ipynb").write_text("{}")
+    (tmp_path / "src" / "Bo Li" / ASSIGNMENT).mkdir(parents=True)
+    (tmp_path / "src" / "Bo Li" / ASSIGNMENT / "03_Training.ipynb").write_text("{}")
     (tmp_path / "src" / "stray.ipynb").write_text("{}")
     found = intake.collect(tmp_path / "src", NOTEBOOKS, tmp_path / "work")
     assert set(found.submissions) == {"ada", "bo_li"}

@@ -26,7 +26,7 @@ from fixtures.reference import build_model, compile_model  # noqa: E402
 
 from autograder.grading import judge  # noqa: E402
 from mnistcnn import checks, evidence  # noqa: E402
-from mnistcnn.constants import ACCURACY_THRESHOLD
+from mnistcnn.constants import ACCURACY_THRESHOLD, ASSIGNMENT
 from mnistcnn.screening import grade_id  # noqa: E402
 
 
@@ -412,7 +412,7 @@ def test_every_graded_cell_of_the_course_has_a_judge(root):
     from autograder.grading.verdicts import GRADED_CELLS
 
     graded = set()
-    for path in sorted((root / "solutions" / "convnet").glob("*.ipynb")):
+    for path in sorted((root / "solutions" / ASSIGNMENT).glob("*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
             if is_grade(cell):
                 graded.add((path.stem, grade_id(cell)))
