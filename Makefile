@@ -4,8 +4,6 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-KERNEL := mnistcnn
-ASSIGNMENT := convnet
 PYTEST_ARGS ?=
 
 .PHONY: help setup data lab test test-fast lint notebooks validate seeds grade examples bench redteam kit clean
@@ -27,19 +25,13 @@ help:
 	@echo "make clean      remove the virtual environment, the data cache and grading files"
 
 # The virtual environment with the pinned packages, the package of the course, and the course's
-# named Jupyter kernel (its environment: quiet TensorFlow logs and the course's CPU settings).
-# JupyterLab without nbgrader's Assignment List and Courses (they need an exchange directory, which
-# this course does not use) and without the news pop-up.
+# named Jupyter kernel and JupyterLab settings (mnistcnn/kernelspec.py, which the kit's course.py runs too).
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python >= 3.10 is needed, this is " + sys.version.split()[0]) if sys.version_info < (3, 10) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=23.1"
 	$(BIN)/python -m pip install --quiet --progress-bar off -e ".[dev]"
-	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) \
-		--display-name "Python 3 (Convnets on MNIST)" \
-		--env TF_CPP_MIN_LOG_LEVEL 3 --env TF_ENABLE_ONEDNN_OPTS 1 --env KERAS_BACKEND tensorflow
-	$(BIN)/jupyter labextension disable --level=sys_prefix "@jupyter/nbgrader:assignment-list" \
-		"@jupyter/nbgrader:course-list" "@jupyterlab/apputils-extension:announcements" >/dev/null
+	$(BIN)/python -m mnistcnn.kernelspec
 	@touch $(STAMP)
 
 setup: $(STAMP) data

@@ -6,7 +6,8 @@
     python course.py handin --student ID    # convnet-ID.zip, the file to upload
 
 `python course.py setup --no-venv` uses the Python that runs it (an activated conda environment
-made from environment.yml) instead of creating .venv. Only Python's standard library is used here.
+made from environment.yml) instead of creating .venv. Only Python's standard library is used here,
+and the course's names from mnistcnn/constants.py next to this file.
 """
 
 from __future__ import annotations
@@ -18,18 +19,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from mnistcnn.constants import ASSIGNMENT, FIRST_NOTEBOOK
+
 KIT = Path(__file__).resolve().parent
 VENV = KIT / ".venv"
 STAMP = KIT / ".course-python"  # the Python that `setup` prepared
-ASSIGNMENT = "convnet"
-FIRST_NOTEBOOK = f"{ASSIGNMENT}/01_data.ipynb"
 MIN_PYTHON = (3, 10)
-KERNEL_NAME = "mnistcnn"
-KERNEL_DISPLAY_NAME = "Python 3 (Convnets on MNIST)"
-KERNEL_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "1", "KERAS_BACKEND": "tensorflow"}
-# nbgrader's Assignment List and Courses need an exchange folder, which the course does not use.
-LAB_PLUGINS_OFF = ["@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:course-list",
-                   "@jupyterlab/apputils-extension:announcements"]
 VALIDATE_SUCCESS = "Success! Your notebook passes all the tests."
 
 
@@ -99,11 +94,9 @@ def make_venv() -> Path:
 
 
 def install_kernel(python: Path) -> None:
-    """The course's named kernel in ``python``'s environment; it finds the course's package here."""
-    env = [arg for key, value in {**KERNEL_ENV, "PYTHONPATH": str(KIT)}.items() for arg in ("--env", key, value)]
-    run(python, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL_NAME,
-        "--display-name", KERNEL_DISPLAY_NAME, *env)
-    run(python, "-m", "jupyter", "labextension", "disable", "--level=sys_prefix", *LAB_PLUGINS_OFF, quiet=True)
+    """The course's named kernel in ``python``'s environment (mnistcnn/kernelspec.py); it finds the
+    course's package here."""
+    run(python, "-m", "mnistcnn.kernelspec", "--pythonpath", KIT)
 
 
 def lab(argv: list[str]) -> int:

@@ -29,7 +29,7 @@ quiet_tensorflow()
 
 import keras  # noqa: E402
 
-from mnistcnn import evidence, hints  # noqa: E402
+from mnistcnn import constants, evidence, hints  # noqa: E402
 from mnistcnn import expected as E  # noqa: E402
 
 
@@ -1125,7 +1125,7 @@ def judge_error_reductions(cases, results) -> None:
 def check_accuracy_value(accuracy, threshold: float | None = None) -> None:
     """A quick look at the accuracy the notebook computed (the grade uses check_test_accuracy)."""
     __tracebackhide__ = True
-    threshold = E.ACCURACY_THRESHOLD if threshold is None else threshold
+    threshold = constants.ACCURACY_THRESHOLD if threshold is None else threshold
     what = "Test accuracy (your model.evaluate)"
     trained(accuracy, "test_accuracy (computed by the evaluation cell)")
     try:
@@ -1151,7 +1151,7 @@ def check_test_accuracy(model, threshold: float | None = None) -> None:
     __tracebackhide__ = True
     from mnistcnn.grading import EvaluationError, recording, test_accuracy
 
-    threshold = E.ACCURACY_THRESHOLD if threshold is None else threshold
+    threshold = constants.ACCURACY_THRESHOLD if threshold is None else threshold
     what = "Test accuracy of your trained convnet (measured on freshly loaded test data)"
     if recording():
         evidence.save("trained_model", model=model if isinstance(model, keras.Model) else evidence.plain(model))

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mnistcnn import screening
+from mnistcnn.constants import ASSIGNMENT
 
-ASSIGNMENT = "convnet"
 #: Student ids as the grader's intake keeps them: lower-case letters and digits, single underscores.
 STUDENT_ID = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
 

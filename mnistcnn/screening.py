@@ -26,15 +26,25 @@ class Screening:
 def released_cells(path) -> dict:
     """grade_id -> (cell_type, source, is_test, position) of a released (student-version) notebook."""
     import nbformat
+    from nbgrader.utils import is_grade, is_solution
 
     out = {}
     for pos, cell in enumerate(nbformat.read(path, as_version=4).cells):
-        meta = cell.metadata.get("nbgrader", {})
-        gid = meta.get("grade_id")
-        if gid and (meta.get("grade") or meta.get("solution")):
+        gid = grade_id(cell)
+        if gid and (is_grade(cell) or is_solution(cell)):
             out[gid] = {"cell_type": cell.cell_type, "source": cell.source,
-                        "test": bool(meta.get("grade")) and not meta.get("solution"), "position": pos}
+                        "test": bool(is_grade(cell)) and not is_solution(cell), "position": pos}
     return out
+
+
+def grade_id(cell) -> str | None:
+    """The nbgrader grade_id of a cell (nbformat's or plain JSON), or None: also where the cell, its
+    metadata or its nbgrader metadata is not a mapping (a file from a student may be anything).
+    nbgrader.utils has is_grade, is_solution ... but nothing for the grade_id."""
+    meta = cell.get("metadata") if isinstance(cell, dict) else None
+    meta = meta.get("nbgrader") if isinstance(meta, dict) else None
+    gid = meta.get("grade_id") if isinstance(meta, dict) else None
+    return gid if isinstance(gid, str) else None
 
 
 def _size(n: int) -> str:
@@ -76,17 +86,12 @@ def screen_file(data: bytes, filename: str, released: dict, max_bytes: int = MAX
     return _screen_cells(nb, filename, released)
 
 
-def _grade_id(cell) -> str | None:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return meta.get("grade_id") if isinstance(meta, dict) else None
-
-
 def _screen_cells(nb, filename: str, released: dict) -> Screening:
     notes: list[str] = []
     seen: dict[str, int] = {}
     order = []
     for cell in nb.cells:
-        gid = _grade_id(cell)
+        gid = grade_id(cell)
         if not gid or gid not in released:
             continue
         seen[gid] = seen.get(gid, 0) + 1
@@ -130,5 +135,5 @@ def _copied_and_missing(seen: dict[str, int], released: dict, filename: str) -> 
 def unanswered(nb, released: dict) -> bool:
     """True when every answer cell of ``nb`` is still exactly as released (nothing of the work is saved)."""
     answers = {gid: want["source"] for gid, want in released.items() if not want["test"]}
-    found = {gid: cell.source for cell in nb.cells if (gid := _grade_id(cell)) in answers}
+    found = {gid: cell.source for cell in nb.cells if (gid := grade_id(cell)) in answers}
     return bool(answers) and all(found.get(gid, blank) == blank for gid, blank in answers.items())

@@ -18,22 +18,23 @@ import pytest
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from fixtures.judging import Grader  # noqa: E402
 from fixtures.reference import build_model as reference_model  # noqa: E402
-from test_judge import Grader  # noqa: E402
 
 from autograder.grading import judge  # noqa: E402
-from mnistcnn import checks, recipe  # noqa: E402
+from mnistcnn import checks, recipe, screening  # noqa: E402
+from mnistcnn.constants import ACCURACY_THRESHOLD, ASSIGNMENT  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions" / "convnet"
+SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions" / ASSIGNMENT
 
 
 def cell_source(notebook: str, grade_id: str) -> str:
     """The source of a graded test cell with its hidden tests, as the grader runs it."""
     nb = nbformat.read(SOLUTIONS / f"{notebook}.ipynb", as_version=4)
     for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+        if screening.grade_id(cell) == grade_id:
             return "\n".join(line for line in cell.source.splitlines() if "HIDDEN TESTS" not in line)
     raise LookupError(grade_id)
 
@@ -377,7 +378,7 @@ def run_answer(tmp_path, monkeypatch, standins, exercise: str, source: str):
     finally:
         plt.close("all")
     grader.collect(grade_id)
-    return kernel, judge.judge_cell(grader.evidence, notebook, grade_id, judge.Reference(), 0.99)
+    return kernel, judge.judge_cell(grader.evidence, notebook, grade_id, judge.Reference(), ACCURACY_THRESHOLD)
 
 
 def test_the_corpus_is_as_large_as_promised():

@@ -7,6 +7,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder.course import release
+from mnistcnn.screening import grade_id
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +46,7 @@ def test_autograde_full_marks_for_solutions_and_zero_for_blank(tmp_path):
             for out in cell.get("outputs", []):
                 assert not (out.output_type == "stream" and out.name == "stderr"), (path.name, out.text[:300])
     training = nbformat.read(autograded / "03_training.ipynb", as_version=4)
-    (train,) = [c for c in training.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "train"]
+    (train,) = [c for c in training.cells if grade_id(c) == "train"]
     text = "".join(o.get("text", "") for o in train.outputs)
     assert len(train.outputs) == 1 and "Output truncated" not in text
     assert [f"Epoch {i}/5" in text for i in range(1, 6)] == [True] * 5

@@ -22,9 +22,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbgrader.utils import is_grade
 
 from autograder.course import lab as course_lab
 from autograder.course import release
+from mnistcnn import TF_ENV
+from mnistcnn.constants import ASSIGNMENT, KERNEL_DISPLAY_NAME, KERNEL_NAME
+from mnistcnn.screening import grade_id
 
 pytestmark = pytest.mark.browser
 
@@ -35,10 +39,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync",
                  # A page served by the test itself (the Validate check) may still reach the loopback server.
                  "--disable-features=LocalNetworkAccessChecks"]
-KERNEL = "mnistcnn"
-KERNEL_DISPLAY_NAME = "Python 3 (Convnets on MNIST)"
-KERNEL_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "1", "KERAS_BACKEND": "tensorflow"}
-ASSIGNMENT = release.ASSIGNMENT
 VALIDATE_PLUGIN = "@jupyter/nbgrader:validate-assignment"
 ERROR_OUTPUTS = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
 VALIDATION_TIMEOUT_MS = 300_000  # the Validate button executes the whole notebook on the server
@@ -60,7 +60,7 @@ def chromium() -> str:
 
 def with_cell(nb, after_grade_id: str, source: str):
     """``nb`` with a code cell inserted after the cell ``after_grade_id`` (a student's own cell)."""
-    index = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == after_grade_id)
+    index = next(i for i, c in enumerate(nb.cells) if grade_id(c) == after_grade_id)
     cell = nbformat.v4.new_code_cell(source)
     if nb.nbformat_minor < 5:  # cell ids came with nbformat 4.5
         del cell["id"]
@@ -84,7 +84,7 @@ def course(tmp_path_factory) -> Path:
 
     nb = nbformat.read(solved / "02_convnet.ipynb", as_version=4)
     for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == "build_conv_base":
+        if grade_id(cell) == "build_conv_base":
             wrong = cell.source.replace('layers.Conv2D(32, (3, 3), activation="relu")',
                                         'layers.Conv2D(32, (3, 3), activation="relu", padding="same")')
             assert wrong != cell.source, "the convolutional base of the solution changed: update this test"
@@ -280,7 +280,7 @@ def close_dialog(page) -> None:
 def docstrings_of_graded_tests(path: Path) -> list[str]:
     nb = nbformat.read(path, as_version=4)
     return [c.source.split('"""')[1] for c in nb.cells
-            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")]
+            if c.cell_type == "code" and is_grade(c)]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -295,9 +295,9 @@ def test_first_notebook_runs_all_in_the_course_kernel_and_shows_the_digits(page,
     kernel_name = panel.locator(".jp-NotebookPanel-toolbar [data-jp-item-name=kernelName]")
     assert kernel_name.inner_text().strip() == KERNEL_DISPLAY_NAME
     sessions = {s["path"]: s["kernel"]["name"] for s in lab.api("/api/sessions")}
-    assert sessions.get(path) == KERNEL, sessions
-    spec = lab.api("/api/kernelspecs")["kernelspecs"][KERNEL]["spec"]
-    assert {k: spec["env"].get(k) for k in KERNEL_ENV} == KERNEL_ENV, spec["env"]
+    assert sessions.get(path) == KERNEL_NAME, sessions
+    spec = lab.api("/api/kernelspecs")["kernelspecs"][KERNEL_NAME]["spec"]
+    assert {k: spec["env"].get(k) for k in TF_ENV} == TF_ENV, spec["env"]
     validate_button(panel)
     page.screenshot(path=ARTIFACTS / "01-notebook-opened.png")
 

@@ -11,9 +11,9 @@ from keras import layers
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from fixtures.reference import build_model, preprocess  # noqa: E402
+from fixtures.reference import build_model, compile_model, preprocess  # noqa: E402
 
-from mnistcnn import checks, expected, recipe  # noqa: E402
+from mnistcnn import checks, expected  # noqa: E402
 
 
 def message(fn, *args, **kwargs) -> str:
@@ -211,11 +211,19 @@ def test_summary_reading_mistakes():
 # ------------------------------------------------------------------------------ training and plots
 
 
-def compiled(optimizer=None, loss="categorical_crossentropy", metrics=("accuracy",)):
-    m = build_model()
-    m.compile(optimizer=optimizer or keras.optimizers.RMSprop(recipe.learning_rate_schedule(60000)),
-              loss=loss, metrics=list(metrics))
+def compiled(**changes):
+    """The model compiled as notebook 3 does, then again with ``changes`` to its settings."""
+    m = compile_model(build_model(), 60000)
+    if changes:
+        m.compile(**{"optimizer": m.optimizer, "loss": "categorical_crossentropy", "metrics": ["accuracy"], **changes})
     return m
+
+
+def test_the_reference_compiles_as_notebook_3_asks():
+    model = build_model()
+    assert compile_model(model, 1000) is model
+    checks.check_compiled(model, 1000)
+    assert "learning_rate_schedule" in message(checks.check_compiled, model, 60000)  # the schedule is n's
 
 
 def test_compile_mistakes():

@@ -29,9 +29,10 @@ from fixtures import examples
 from nbgrader.api import Gradebook
 
 from autograder.course import release
-from autograder.grading import grade, gradebook, jobs, records, run
+from autograder.grading import gradebook, jobs, records, run
 from autograder.sandbox import launcher as sandbox
 from mnistcnn import data
+from mnistcnn.constants import ACCURACY_THRESHOLD
 
 ROOT = release.ROOT
 BIN = Path(sys.executable).parent
@@ -233,13 +234,13 @@ def a_small_class(dest: Path) -> Path:
 
 @pytest.mark.slow
 def test_a_job_carries_no_path_of_this_machine(tmp_path, monkeypatch):
-    jobs = []
-    monkeypatch.setattr(grade, "_run_jobs", lambda js, *args: jobs.extend(js))
-    monkeypatch.setattr(grade, "finish", lambda *args, **kwargs: None)
+    queued = []
+    monkeypatch.setattr(run, "_run_jobs", lambda js, *args: queued.extend(js))
+    monkeypatch.setattr(run, "finish", lambda *args, **kwargs: None)
     src = a_small_class(tmp_path / "submissions")
     run.grade_class(src, gradebook.Workspace(tmp_path / "ws"), threads=1, out=io.StringIO())
-    assert sorted(job.student for job in jobs) == ["ana", "dee"]
-    for job in jobs:
+    assert sorted(job.student for job in queued) == ["ana", "dee"]
+    for job in queued:
         blob = pickle.dumps(job)
         for path in (ROOT, tmp_path, Path(sys.prefix), Path(jobs.mnist_file())):
             assert str(path).encode() not in blob, (job.student, path)
@@ -250,7 +251,7 @@ def test_a_worker_without_bubblewrap_refuses_the_job(tmp_path, monkeypatch):
     monkeypatch.setitem(sandbox._PROBE, "reason", "bubblewrap (bwrap) is not installed")
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     job = records.Job("ana", "0" * 64, files={}, solutions={}, released={}, template_db=b"", threads=1, timeout=60,
-                    threshold=0.99, sandbox={"limits": {}})
+                    threshold=ACCURACY_THRESHOLD, sandbox={"limits": {}})
     with pytest.raises(jobs.SandboxUnavailable, match="on the worker .*bwrap.* is not installed"):
         jobs.grade_one(job)
     assert list(tmp_path.iterdir()) == []  # its private folder is removed
@@ -269,7 +270,7 @@ def test_the_workers_run_from_their_own_copy(cluster):
 
         import autograder
         import mnistcnn
-        from autograder.grading import grade as g
+        from autograder.grading import jobs as g
 
         loaded = [getattr(m, "__file__", None) or "" for m in list(sys.modules.values())]
         return {"autograder": autograder.__file__, "mnistcnn": mnistcnn.__file__, "python": sys.executable,

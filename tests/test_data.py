@@ -94,21 +94,42 @@ def test_sources_in_order_explicit_path_then_keras_cache_then_course_cache(tmp_p
     text = str(err.value)
     assert "Keras's cache: no file at" in text and "the course cache: no file at" in text
     assert "download: not tried" in text
+    with pytest.raises(data.MnistUnavailable, match="make data"):
+        data.find_file(fetch=False)
 
     # The course cache is used when it is the only copy ...
     marked = (x.copy(), y), (xt, yt)
     marked[0][0][0, 0, 0] = 1  # a mark, to see which copy was read
     data.save_npz(marked, course / "mnist.npz")
     assert data.load_mnist(online=False)[0][0][0, 0, 0] == 1
+    assert data.find_file(fetch=False) == (course / "mnist.npz").resolve()
     # ... Keras's cache wins over it ...
     data.save_npz(mnist, keras_home / "datasets" / "mnist.npz")
     assert data.load_mnist(online=False)[0][0][0, 0, 0] == 0
+    assert data.find_file() == (keras_home / "datasets" / "mnist.npz").resolve()
     # ... and an explicit path (argument or environment variable) over both.
     monkeypatch.setenv("MNIST_PATH", str(course / "mnist.npz"))
     assert data.load_mnist(online=False)[0][0][0, 0, 0] == 1
+    assert data.find_file() == (course / "mnist.npz").resolve()
+    assert data.find_file(keras_home / "datasets" / "mnist.npz") == (keras_home / "datasets" / "mnist.npz").resolve()
     monkeypatch.setenv("MNIST_PATH", str(tmp_path / "missing.npz"))
     with pytest.raises(data.MnistUnavailable, match="missing.npz"):
         data.load_mnist()
+    with pytest.raises(data.MnistUnavailable, match="missing.npz"):
+        data.find_file()
+
+
+def test_find_file_fetches_into_a_cache(tmp_path, monkeypatch, mnist):
+    """No copy here: the data is fetched (as `make data` does) and the file it was kept in is named,
+    the course cache when Keras kept its download elsewhere."""
+    monkeypatch.delenv("MNIST_PATH", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv("MNIST_CACHE_DIR", str(tmp_path / "course"))
+    fetched = []
+    monkeypatch.setattr(data, "load_mnist", lambda **kw: fetched.append(kw) or mnist)
+    assert data.find_file() == (tmp_path / "course" / "mnist.npz").resolve() and fetched == [{"verbose": True}]
+    assert data.read_npz(tmp_path / "course" / "mnist.npz")[1][1].shape == (10000,)
+    assert data.find_file() == (tmp_path / "course" / "mnist.npz").resolve() and len(fetched) == 1
 
 
 def test_a_damaged_cache_is_reported_and_skipped(tmp_path, monkeypatch, mnist):

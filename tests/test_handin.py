@@ -14,6 +14,8 @@ from autograder.course import release
 from autograder.grading import intake, screen
 from autograder.grading.run import notebook_names
 from mnistcnn import handin
+from mnistcnn.constants import ASSIGNMENT
+from mnistcnn.screening import grade_id
 
 NOTEBOOKS = notebook_names()
 
@@ -28,8 +30,8 @@ def course(tmp_path, solved):
     """A kit's folder with every notebook solved and saved."""
     folder = tmp_path / "kit"
     (folder / "originals").mkdir(parents=True)
-    shutil.copytree(release.NOTEBOOKS, folder / "originals" / "convnet")
-    shutil.copytree(solved, folder / "convnet")
+    shutil.copytree(release.NOTEBOOKS, folder / "originals" / ASSIGNMENT)
+    shutil.copytree(solved, folder / ASSIGNMENT)
     return folder
 
 
@@ -42,9 +44,9 @@ def test_solved_notebooks_are_zipped_under_the_students_name(course, capsys):
     out = capsys.readouterr().out
     assert "convnet-ada.zip" in out and "Upload this one file" in out and "REFUSED" not in out
     with zipfile.ZipFile(course / "convnet-ada.zip") as zf:
-        assert sorted(zf.namelist()) == [f"ada/convnet/{nb}.ipynb" for nb in NOTEBOOKS]
+        assert sorted(zf.namelist()) == [f"ada/{ASSIGNMENT}/{nb}.ipynb" for nb in NOTEBOOKS]
         for nb in NOTEBOOKS:
-            assert zf.read(f"ada/convnet/{nb}.ipynb") == (course / "convnet" / f"{nb}.ipynb").read_bytes()
+            assert zf.read(f"ada/{ASSIGNMENT}/{nb}.ipynb") == (course / ASSIGNMENT / f"{nb}.ipynb").read_bytes()
 
 
 def _format3(path: Path) -> None:
@@ -70,7 +72,7 @@ BREAKS = {
 
 @pytest.mark.parametrize("how", list(BREAKS))
 def test_a_notebook_that_would_grade_as_missing_is_refused_with_the_reason(course, capsys, how):
-    target = course / "convnet" / "02_convnet.ipynb"
+    target = course / ASSIGNMENT / "02_convnet.ipynb"
     hand_in(course, "ada")
     BREAKS[how][0](target)
     assert hand_in(course, "ada") == 1
@@ -85,7 +87,7 @@ def test_a_notebook_that_would_grade_as_missing_is_refused_with_the_reason(cours
 
 
 def test_skip_refused_hands_in_the_others(course, capsys):
-    shutil.copy(release.NOTEBOOKS / "03_training.ipynb", course / "convnet" / "03_training.ipynb")
+    shutil.copy(release.NOTEBOOKS / "03_training.ipynb", course / ASSIGNMENT / "03_training.ipynb")
     assert hand_in(course, "ada", "--skip-refused") == 0
     assert "2 of 3 notebooks" in capsys.readouterr().out
     with zipfile.ZipFile(course / "convnet-ada.zip") as zf:
@@ -93,9 +95,9 @@ def test_skip_refused_hands_in_the_others(course, capsys):
 
 
 def test_notes_of_the_grader_are_shown(course, capsys):
-    path = course / "convnet" / "01_data.ipynb"
+    path = course / ASSIGNMENT / "01_data.ipynb"
     nb = nbformat.read(path, as_version=4)
-    next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_encode_labels").source = "pass"
+    next(c for c in nb.cells if grade_id(c) == "test_encode_labels").source = "pass"
     nbformat.write(nb, path)
     assert hand_in(course, "ada") == 0
     assert "note: 01_data.ipynb: test cell test_encode_labels was edited" in capsys.readouterr().out

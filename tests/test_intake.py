@@ -7,10 +7,13 @@ from pathlib import Path
 
 import nbformat
 from fixtures import examples
+from nbgrader.utils import is_grade
 
 from autograder.course import release
 from autograder.grading import intake, run
 from autograder.grading.feedback import sanitize_for_feedback
+from mnistcnn.constants import ASSIGNMENT
+from mnistcnn.screening import grade_id
 
 NOTEBOOKS = run.notebook_names()
 
@@ -28,8 +31,8 @@ def test_folder_per_student(tmp_path):
     (tmp_path / "src" / "ada").mkdir(parents=True)
     (tmp_path / "src" / "ada" / "01_data.ipynb").write_text("{}")
     (tmp_path / "src" / "ada" / "notes.txt").write_text("x")
-    (tmp_path / "src" / "Bo Li" / "convnet").mkdir(parents=True)
-    (tmp_path / "src" / "Bo Li" / "convnet" / "03_Training.ipynb").write_text("{}")
+    (tmp_path / "src" / "Bo Li" / ASSIGNMENT).mkdir(parents=True)
+    (tmp_path / "src" / "Bo Li" / ASSIGNMENT / "03_Training.ipynb").write_text("{}")
     (tmp_path / "src" / "stray.ipynb").write_text("{}")
     found = intake.collect(tmp_path / "src", NOTEBOOKS, tmp_path / "work")
     assert set(found.submissions) == {"ada", "bo_li"}
@@ -79,10 +82,10 @@ def test_newest_of_two_files_for_one_notebook_is_used(tmp_path):
 def test_feedback_copy_has_no_hidden_tests_and_no_tracebacks():
     nb = nbformat.read(examples.EXAMPLES / "ada" / "03_training.ipynb", as_version=4)
     solution = nbformat.read(release.SOLUTIONS / "03_training.ipynb", as_version=4)
-    by_id = {c.metadata["nbgrader"]["grade_id"]: c for c in solution.cells if "nbgrader" in c.metadata}
+    by_id = {grade_id(c): c for c in solution.cells if grade_id(c)}
     for cell in nb.cells:  # what the autograder runs: the source version of every test cell
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if cell.metadata.get("nbgrader", {}).get("grade"):
+        gid = grade_id(cell)
+        if is_grade(cell):
             cell.source = by_id[gid].source
             cell.outputs = [nbformat.v4.new_output("error", ename="CheckFailed", evalue="expected: 1",
                                                    traceback=["---> 4 checks.check_test_accuracy(model)"])]

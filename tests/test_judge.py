@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import keras
 import matplotlib
@@ -18,43 +17,17 @@ import nbformat
 import numpy as np
 import pytest
 from keras import layers
+from nbgrader.utils import is_grade
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from fixtures.reference import build_model  # noqa: E402
+from fixtures.judging import Grader  # noqa: E402
+from fixtures.reference import build_model, compile_model  # noqa: E402
 
 from autograder.grading import judge  # noqa: E402
-from autograder.sandbox.execute import CourseExecute  # noqa: E402
-from mnistcnn import checks, evidence, recipe  # noqa: E402
-
-
-class Grader:
-    """A recording folder, the collection step and the judge, for one notebook at a time."""
-
-    def __init__(self, tmp: Path, monkeypatch, notebook: str):
-        self.record, self.evidence, self.notebook = tmp / "record", tmp / "evidence", notebook
-        self.record.mkdir()
-        monkeypatch.setenv(evidence.RECORD_ENV, str(self.record))
-        self.execute = CourseExecute(evidence_dir=str(self.evidence))
-        self.execute._notebook = notebook
-
-    def cell(self, grade_id: str, run) -> judge.Verdict:
-        """Run ``run`` as the test cell ``grade_id`` would (failures are the kernel's business), collect
-        its evidence as the grader does after a cell, and judge it."""
-        import shutil
-
-        shutil.rmtree(self.evidence / self.notebook / grade_id, ignore_errors=True)  # each cell runs once
-        try:
-            run()
-        except (AssertionError, Exception):  # noqa: BLE001 - the kernel's own verdict plays no part
-            pass
-        self.collect(grade_id)
-        return judge.judge_cell(self.evidence, self.notebook, grade_id, judge.Reference(), 0.99)
-
-    def collect(self, grade_id: str | None) -> None:
-        meta = {"grade": True, "grade_id": grade_id, "points": 1} if grade_id else {}
-        cell = nbformat.v4.new_code_cell("", metadata={"nbgrader": meta})
-        self.execute._collect_evidence(cell)
+from mnistcnn import checks, evidence  # noqa: E402
+from mnistcnn.constants import ACCURACY_THRESHOLD, ASSIGNMENT
+from mnistcnn.screening import grade_id  # noqa: E402
 
 
 @pytest.fixture
@@ -236,10 +209,9 @@ def test_probabilities_are_computed_by_the_grader(nb2, mnist):
 # ----------------------------------------------------------------------------- notebook 3: settings, figures
 
 
-def compile_model(model, n_samples, **changes):
-    settings = {"optimizer": keras.optimizers.RMSprop(learning_rate=recipe.learning_rate_schedule(n_samples)),
-                "loss": "categorical_crossentropy", "metrics": ["accuracy"], **changes}
-    model.compile(**settings)
+def compiled_with_adam(model, n_samples=None):
+    """Compiled as notebook 3 asks but with Adam, not RMSprop and the course's schedule."""
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
@@ -253,7 +225,7 @@ def run_compile(compile_fn):
 
 def test_compiled_settings(nb3):
     assert nb3.cell("test_compile_model", run_compile(compile_model)).passed
-    v = nb3.cell("test_compile_model", run_compile(lambda m, n: compile_model(m, n, optimizer="adam")))
+    v = nb3.cell("test_compile_model", run_compile(compiled_with_adam))
     assert not v.passed and "RMSprop" in v.message
     v = nb3.cell("test_compile_model", run_compile(lambda m, n: None))
     assert not v.passed and "None" in v.message
@@ -273,7 +245,7 @@ def test_settings_are_read_from_the_compiled_model_not_from_the_record(nb3):
              "loss": "categorical_crossentropy", "metrics": ["accuracy"]}
     v = nb3.cell("test_compile_model", lambda: evidence.save("compiled", settings=right, n_samples=60000))
     assert not v.passed and "file did not reach the grader" in v.message
-    adam = compile_model(build_model(), 60000, optimizer="adam")
+    adam = compiled_with_adam(build_model())
     v = nb3.cell("test_compile_model", lambda: evidence.save("compiled", settings=right, model=adam, n_samples=60000))
     assert not v.passed and "RMSprop" in v.message
 
@@ -440,11 +412,10 @@ def test_every_graded_cell_of_the_course_has_a_judge(root):
     from autograder.grading.verdicts import GRADED_CELLS
 
     graded = set()
-    for path in sorted((root / "solutions" / "convnet").glob("*.ipynb")):
+    for path in sorted((root / "solutions" / ASSIGNMENT).glob("*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
-            meta = cell.metadata.get("nbgrader", {})
-            if meta.get("grade"):
-                graded.add((path.stem, meta["grade_id"]))
+            if is_grade(cell):
+                graded.add((path.stem, grade_id(cell)))
     assert graded == {*judge.JUDGES, judge.ACCURACY_CELL} == set(GRADED_CELLS)
 
 
@@ -477,7 +448,7 @@ def test_a_cell_that_kills_or_stalls_the_judge_fails_alone(monkeypatch, tmp_path
     monkeypatch.setattr(verdicts, "judge_command", lambda evidence, cells, threshold: [
         sys.executable, str(script), "--cells", ",".join(f"{nb}:{c}" for nb, c in cells)])
     env = {**os.environ, "DIE_ON": "test_encode_labels", "STALL_ON": "test_build_conv_base"}
-    out = verdicts.run_judge(str(tmp_path), ["01_data", "02_convnet"], 0.99, env=env, cwd=str(tmp_path),
+    out = verdicts.run_judge(str(tmp_path), ["01_data", "02_convnet"], ACCURACY_THRESHOLD, env=env, cwd=str(tmp_path),
                              cell_timeout=3)
     by_cell = {v["cell"]: v for v in out}
     assert len(out) == 9

@@ -124,18 +124,22 @@ def test_requirements_are_the_pins_of_pyproject(built):
 
 
 def test_the_kernel_is_the_courses():
-    """The kit's kernel has the name, display name and environment of the Makefile's ipykernel line."""
-    sys.path.insert(0, str(kit.TEMPLATE))
-    try:
-        import course
-    finally:
-        sys.path.remove(str(kit.TEMPLATE))
+    """`make setup` and the kit's `course.py setup` install the kernel with the one module, and that
+    module installs the course's kernel: its name, display name and TensorFlow environment."""
+    import inspect
+
+    from mnistcnn import TF_ENV, constants, kernelspec
+
     makefile = (release.ROOT / "Makefile").read_text()
-    assert f'--display-name "{course.KERNEL_DISPLAY_NAME}"' in makefile
-    assert "KERNEL := " + course.KERNEL_NAME in makefile
-    assert dict(re.findall(r"--env (\w+) (\S+)", makefile)) == course.KERNEL_ENV
-    for plugin in course.LAB_PLUGINS_OFF:
-        assert f'"{plugin}"' in makefile
+    assert "$(BIN)/python -m mnistcnn.kernelspec\n" in makefile and "ipykernel install" not in makefile
+    course = load_course(kit.TEMPLATE)
+    assert '"-m", "mnistcnn.kernelspec", "--pythonpath", KIT' in inspect.getsource(course.install_kernel)
+    install, plugins = kernelspec.commands(Path("/kit"))
+    assert install[install.index("--name") + 1] == constants.KERNEL_NAME == "mnistcnn"
+    assert install[install.index("--display-name") + 1] == "Python 3 (Convnets on MNIST)"
+    env = dict(zip(install[install.index("--env") + 1::3], install[install.index("--env") + 2::3]))
+    assert env == {**TF_ENV, "PYTHONPATH": "/kit"} and kernelspec.kernel_env() == TF_ENV
+    assert plugins[-3:] == kernelspec.LAB_PLUGINS_OFF and "@jupyter/nbgrader:course-list" in plugins
 
 
 def test_the_readme_gives_the_commands_for_each_system(built):

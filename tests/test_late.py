@@ -13,6 +13,7 @@ from fixtures import examples
 
 from autograder.course import release
 from autograder.grading import grade, gradebook, intake, jobs, late, lms_export, run, timestamps
+from mnistcnn.constants import ASSIGNMENT
 
 NOTEBOOKS = run.notebook_names()
 DEADLINE = datetime(2026, 12, 15, 23, 59, tzinfo=timezone(timedelta(hours=1)))
@@ -79,14 +80,14 @@ def _gradebook(path: Path, scores: dict[str, tuple[float, float]]) -> str:
     url = f"sqlite:///{path}"
     release.use_tool_path()
     with Gradebook(url) as gb:
-        gb.add_assignment("convnet")
+        gb.add_assignment(ASSIGNMENT)
         for nb, (_, points) in scores.items():
-            gb.add_notebook(nb, "convnet")
-            gb.add_grade_cell("test_x", nb, "convnet", max_score=points, cell_type="code")
+            gb.add_notebook(nb, ASSIGNMENT)
+            gb.add_grade_cell("test_x", nb, ASSIGNMENT, max_score=points, cell_type="code")
         gb.add_student("ada")
-        gb.add_submission("convnet", "ada")
+        gb.add_submission(ASSIGNMENT, "ada")
         for nb, (score, _) in scores.items():
-            g = gb.find_grade("test_x", nb, "convnet", "ada")
+            g = gb.find_grade("test_x", nb, ASSIGNMENT, "ada")
             g.auto_score, g.needs_manual_grade = score, False
         gb.db.commit()
     return url
@@ -98,18 +99,18 @@ def test_nbgrader_applies_the_penalty_once_per_notebook(tmp_path):
     url = _gradebook(tmp_path / "gb.db", {"01_data": (6, 6), "02_convnet": (1, 13), "03_training": (10, 13)})
     policy = late.Policy(DEADLINE, 0.1, "day", 0.5, 0)
     when = late.SubmissionTime(DEADLINE + timedelta(hours=30), "test")  # two days started
-    first = late.apply_penalties(url, "convnet", "ada", policy, when)
+    first = late.apply_penalties(url, ASSIGNMENT, "ada", policy, when)
     # 20 % of each notebook's points, never more than the notebook's score (nbgrader's own rule)
     assert first.penalties == pytest.approx({"01_data": 1.2, "02_convnet": 1.0, "03_training": 2.6})
     assert first.seconds_late == 30 * 3600 and first.hours_late == 30
-    again = late.apply_penalties(url, "convnet", "ada", policy, when)  # a regrade: the same, not twice
+    again = late.apply_penalties(url, ASSIGNMENT, "ada", policy, when)  # a regrade: the same, not twice
     assert again.penalties == first.penalties and again.penalty == pytest.approx(4.8)
     with Gradebook(url) as gb:
-        sub = gb.find_submission("convnet", "ada")
+        sub = gb.find_submission(ASSIGNMENT, "ada")
         assert sub.assignment.duedate == datetime(2026, 12, 15, 22, 59)
         assert sub.timestamp == datetime(2026, 12, 17, 4, 59)
         assert float(sub.late_submission_penalty) == pytest.approx(4.8)
-    on_time = late.apply_penalties(url, "convnet", "ada", policy, late.SubmissionTime(DEADLINE, "test"))
+    on_time = late.apply_penalties(url, ASSIGNMENT, "ada", policy, late.SubmissionTime(DEADLINE, "test"))
     assert on_time.penalty == 0 and "on time" in on_time.text()
     assert "late penalty 4.8 points" in first.text() and "1.25 d after the deadline" in first.text()
 
@@ -123,9 +124,9 @@ def _utc(*args) -> datetime:
 
 def test_folder_times_timestamp_txt_else_modification_time(tmp_path):
     src = tmp_path / "src"
-    (src / "ada" / "convnet").mkdir(parents=True)
-    (src / "ada" / "convnet" / "01_data.ipynb").write_text("{}")
-    (src / "ada" / "convnet" / "timestamp.txt").write_text("2026-12-16 08:00:00.000000 UTC")
+    (src / "ada" / ASSIGNMENT).mkdir(parents=True)
+    (src / "ada" / ASSIGNMENT / "01_data.ipynb").write_text("{}")
+    (src / "ada" / ASSIGNMENT / "timestamp.txt").write_text("2026-12-16 08:00:00.000000 UTC")
     (src / "ben").mkdir()
     (src / "ben" / "01_data.ipynb").write_text("{}")
     stamp = _utc(2026, 12, 15, 20, 0).timestamp()
@@ -253,12 +254,12 @@ def test_a_regrade_gives_the_same_penalty_once(late_class):
     ws, runs = late_class["ws"], late_class["runs"]
     assert runs[0]["errors"] == {} and runs[1]["skipped"] == [] and runs[2]["skipped"] == ["lovelaceada"]
     with Gradebook(ws.db_url) as gb:
-        sub = gb.find_submission("convnet", "lovelaceada")
+        sub = gb.find_submission(ASSIGNMENT, "lovelaceada")
         assert float(sub.score) == 6.0
         assert {nb.name: nb.late_submission_penalty for nb in sub.notebooks} == \
             pytest.approx({"01_data": 1.2, "02_convnet": 0.0, "03_training": 0.0})
         assert sub.timestamp == datetime(2026, 12, 17, 4, 59) and sub.total_seconds_late == 30 * 3600
-    stamp = ws.path / "submitted" / "lovelaceada" / "convnet" / "timestamp.txt"
+    stamp = ws.path / "submitted" / "lovelaceada" / ASSIGNMENT / "timestamp.txt"
     assert stamp.read_text().startswith("2026-12-17 04:59:00")
     assert "lovelaceada: handed in 2026-12-17T04:59+00:00 (Canvas submissions, submitted_at)" in late_class["log"]
 
@@ -268,7 +269,7 @@ def test_feedback_csv_report_and_canvas_show_the_penalty(late_class):
     import csv
 
     ws = late_class["ws"]
-    feedback = (ws.path / "feedback" / "lovelaceada" / "convnet" / "01_data.html").read_text()
+    feedback = (ws.path / "feedback" / "lovelaceada" / ASSIGNMENT / "01_data.html").read_text()
     assert "1.25 d after the deadline: late penalty 1.2 points" in feedback
     assert "Late submission penalty" in feedback  # nbgrader's own line, from the gradebook's penalty
     with open(ws.path / "grades.csv", newline="") as f:
@@ -317,3 +318,17 @@ def test_dates_that_are_no_dates_give_no_time_not_a_crash(tmp_path):
     times = timestamps.submission_times(found, timestamps.TimeSources(timezone.utc, canvas=canvas))
     assert times["ada"].timestamp is None and "no valid time" in times["ada"].note
     assert times["doejane"].timestamp is None and "not a time" in times["doejane"].note
+
+
+@pytest.mark.parametrize("text, when", [
+    ("2026-12-15T23:59Z", datetime(2026, 12, 15, 23, 59, tzinfo=timezone.utc)),
+    (" 2026-12-15T23:59:30.5z ", datetime(2026, 12, 15, 23, 59, 30, 500000, tzinfo=timezone.utc)),
+    ("2026-12-15T23:59+01:00", datetime(2026, 12, 15, 23, 59, tzinfo=timezone(timedelta(hours=1)))),
+    ("2026-12-15T23:59", datetime(2026, 12, 15, 23, 59)),
+])
+def test_iso_times_with_z_on_every_python(text, when):
+    """One reader of ISO 8601 for deadlines and Canvas's submitted_at; 'Z' is UTC (Python 3.10 too)."""
+    got = late.parse_iso(text)
+    assert (got.replace(tzinfo=None), got.utcoffset()) == (when.replace(tzinfo=None), when.utcoffset())
+    with pytest.raises(ValueError):
+        late.parse_iso("Zulu")

@@ -11,6 +11,7 @@ from dateutil import parser as dateparser
 from autograder.course import release
 from autograder.grading import gradebook, lms_export
 from autograder.grading.intake import LmsIdentity
+from mnistcnn.constants import ASSIGNMENT
 
 NOW = datetime(2026, 12, 20, 9, 30, tzinfo=timezone.utc)
 
@@ -137,15 +138,15 @@ def test_write_all_from_the_gradebook_and_results(tmp_path):
     ws = gradebook.Workspace(tmp_path / "grading")
     release.use_tool_path()
     with Gradebook(ws.db_url) as gb:
-        gb.add_assignment("convnet")
-        gb.add_notebook("01_data", "convnet")
-        gb.add_grade_cell("test_x", "01_data", "convnet", max_score=6, cell_type="code")
+        gb.add_assignment(ASSIGNMENT)
+        gb.add_notebook("01_data", ASSIGNMENT)
+        gb.add_grade_cell("test_x", "01_data", ASSIGNMENT, max_score=6, cell_type="code")
         for student, score, penalty in (("doejane", 6, 1.2), ("zoe_brown", 3, 0.0)):
             gb.add_student(student)
-            gb.add_submission("convnet", student)
-            g = gb.find_grade("test_x", "01_data", "convnet", student)
+            gb.add_submission(ASSIGNMENT, student)
+            g = gb.find_grade("test_x", "01_data", ASSIGNMENT, student)
             g.auto_score, g.needs_manual_grade = score, False
-            gb.find_submission_notebook("01_data", "convnet", student).late_submission_penalty = penalty
+            gb.find_submission_notebook("01_data", ASSIGNMENT, student).late_submission_penalty = penalty
             ws.result_path(student).write_text(json.dumps({"student": student, "status": "ok", "late": {
                 "text": "Handed in late", "timestamp": "2026-12-17T04:59:00+00:00"}}))
         gb.db.commit()

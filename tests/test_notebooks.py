@@ -10,6 +10,7 @@ import nbformat
 import pytest
 
 from autograder.course import release
+from mnistcnn import constants
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted(release.SOLUTIONS.glob("*.ipynb"))
@@ -23,13 +24,14 @@ def nbg(cell):
 def test_there_are_three_lessons_in_both_versions():
     assert [p.name for p in SOLUTIONS] == ["01_data.ipynb", "02_convnet.ipynb", "03_training.ipynb"]
     assert [p.name for p in RELEASED] == [p.name for p in SOLUTIONS]
+    assert [f"{name}.ipynb" for name in constants.NOTEBOOKS] == [p.name for p in SOLUTIONS]
 
 
 @pytest.mark.parametrize("path", SOLUTIONS + RELEASED, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
 def test_committed_without_outputs_and_with_the_course_kernel(path):
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
-    assert nb.metadata.kernelspec.name == "mnistcnn"
+    assert nb.metadata.kernelspec.name == constants.KERNEL_NAME
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]

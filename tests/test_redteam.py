@@ -21,6 +21,7 @@ from fixtures import redteam
 from autograder.course import release
 from autograder.grading.intake import slug
 from autograder.sandbox import launcher as sandbox
+from mnistcnn.constants import ASSIGNMENT
 
 pytestmark = pytest.mark.slow
 
@@ -121,7 +122,7 @@ def test_gradebook_holds_every_student_and_only_them(graded):
         students = sorted(s.id for s in gb.students)
         assert students == sorted(slug(c.name) for c in redteam.CASES)
         for s in students:
-            sub = gb.find_submission("convnet", s)
+            sub = gb.find_submission(ASSIGNMENT, s)
             assert all(g.auto_score is not None for nb in sub.notebooks for g in nb.grades), s
 
 

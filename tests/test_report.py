@@ -24,9 +24,10 @@ from sqlalchemy.engine import Engine
 
 from autograder.course import release
 from autograder.grading import gradebook, records, report
+from mnistcnn import constants
+from mnistcnn.constants import ACCURACY_THRESHOLD
 
 EPOCHS = 5
-NOTEBOOKS = ("01_data", "02_convnet", "03_training")
 
 
 def graded_cells() -> dict[str, dict[str, float]]:
@@ -83,7 +84,7 @@ def result_of(student: str, cells: dict, planted: dict, rng, threshold: float | 
             k += 1
     no_model = student in planted["no_model"]
     accuracy = None if no_model else planted["below"].get(student, float(rng.uniform(0.9905, 0.9955)))
-    if accuracy is not None and accuracy < (threshold or 0.99):
+    if accuracy is not None and accuracy < (threshold or ACCURACY_THRESHOLD):
         grades["03_training"]["test_accuracy_99"]["auto_score"] = 0.0
     error = student in planted["errors"]
     result = records.JobResult(
@@ -124,7 +125,8 @@ def store_together(ws: gradebook.Workspace, results: list[dict]) -> None:
         ws.result_path(r["student"]).write_text(json.dumps(r, indent=1, sort_keys=True))
 
 
-def synthetic_class(root: Path, n: int, threshold: float | None = 0.99, run_threshold: float | None = None):
+def synthetic_class(root: Path, n: int, threshold: float | None = ACCURACY_THRESHOLD,
+                    run_threshold: float | None = None):
     """A class of n students stored as mnistcnn-grade stores it: by its own writer for a small class,
     in one gradebook session for a large one."""
     rng = np.random.default_rng(n)
@@ -270,7 +272,7 @@ def test_accuracy_outliers_are_named_in_the_figure_and_the_page(klass):
     assert [s for s, _ in data["outliers"]["below"]] == below
     fig, alt = klass["figs"]["accuracy"]
     ax, zoom = fig.axes
-    assert [ln.get_xdata()[0] for ln in ax.lines] == [0.99]
+    assert [ln.get_xdata()[0] for ln in ax.lines] == [ACCURACY_THRESHOLD]
     assert sorted(ax.collections[0].get_offsets()[:, 0]) == sorted(data["accuracies"].values())
     named = annotations(ax)
     assert set(below) <= named
@@ -318,7 +320,8 @@ def test_every_student_has_a_row_linking_to_their_feedback(klass):
         if student in planted["errors"]:
             assert links == []
             continue
-        assert [re.fullmatch(rf"feedback/{student}/convnet/(\w+)\.html", h)[1] for h in links] == list(NOTEBOOKS)
+        found = [re.fullmatch(rf"feedback/{student}/{constants.ASSIGNMENT}/(\w+)\.html", h)[1] for h in links]
+        assert found == list(constants.NOTEBOOKS)
         assert all((ws.path / h).is_file() for h in links)
     assert "late penalty" in page.headers if planted["late"] else "late penalty" not in page.headers
     assert "submitted" in page.headers
@@ -356,7 +359,32 @@ def test_the_threshold_is_the_one_the_class_was_graded_against(classes, tmp_path
     assert data["threshold"] == 0.975 and data["outliers"]["below"] == [("student001", 0.9712)]
     # Neither: the course's 99 %.
     data = report.class_data(restored(ws, tmp_path / "none", None, None))
-    assert data["threshold"] == 0.99 and [s for s, _ in data["outliers"]["below"]] == ["student001"]
+    assert data["threshold"] == ACCURACY_THRESHOLD and [s for s, _ in data["outliers"]["below"]] == ["student001"]
+
+
+def test_a_run_graded_against_another_threshold_shows_it(classes, tmp_path):
+    """A class graded with --threshold 0.995: the page, the figure and its text say 99.5 %, not the
+    course's 99 % (nor 100 %, the rounded figure); so does a run that stored it only in run.json."""
+    ws, _ = classes(5)
+    for name, own in (("results", 0.995), ("run", None)):
+        graded = restored(ws, tmp_path / name, own, 0.995)
+        text = report.write_report(graded).read_text()
+        assert "trained convnets reach 99.5% test accuracy" in text and "Below 99.5% test accuracy" in text, name
+        assert "99% test accuracy" not in text and "100% test accuracy" not in text, name
+        fig, alt = report.fig_accuracy(report.class_data(graded))
+        assert [ln.get_xdata()[0] for ln in fig.axes[0].lines] == [0.995] and "required 99.5%" in alt
+        assert legend_texts(fig) and "99.5% required" in legend_texts(fig)
+
+
+def test_the_sandbox_limits_are_the_runs(classes, tmp_path):
+    """The page states the limits the run graded with, from its own record (run.json)."""
+    ws, _ = classes(5)
+    graded = restored(ws, tmp_path / "limits", 0.99, 0.99)
+    run = json.loads((graded.path / "run.json").read_text())
+    limits = {"wall": 900, "memory": 3 * 2**30, "nproc": 64}
+    (graded.path / "run.json").write_text(json.dumps({**run, "limits": limits}))
+    text = report.write_report(graded).read_text()
+    assert "limits per notebook: 900 s, 3.0 GiB of memory, 64 processes" in text
 
 
 def test_a_class_without_any_trained_model_still_reads(classes, tmp_path):

@@ -9,6 +9,7 @@ import pytest
 
 from autograder.course import release
 from autograder.grading import screen
+from mnistcnn.screening import grade_id
 
 NB1 = release.NOTEBOOKS / "01_data.ipynb"
 
@@ -47,7 +48,7 @@ def test_too_big(released, monkeypatch):
 
 def test_changed_test_cells_are_named(released):
     nb = nbformat.read(NB1, as_version=4)
-    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
+    cells = {grade_id(c): c for c in nb.cells}
     cells["test_preprocess_images"].source = "pass"
     nb.cells.remove(cells["test_encode_labels"])
     prepared = cells["test_prepared_data"]
@@ -63,11 +64,11 @@ def test_changed_test_cells_are_named(released):
 
 def test_duplicate_grade_id_keeps_only_the_first(released):
     nb = nbformat.read(NB1, as_version=4)
-    copy = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_preprocess_images")
+    copy = next(c for c in nb.cells if grade_id(c) == "test_preprocess_images")
     nb.cells.append(nbformat.from_dict(json.loads(json.dumps(copy))))
     ok, notes, data = screen.screen(_bytes(nb), "01_data.ipynb", released)
     assert ok and any("appears 2 times" in n for n in notes)
-    graded = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nbformat.reads(data.decode(), 4).cells]
+    graded = [grade_id(c) for c in nbformat.reads(data.decode(), 4).cells]
     assert graded.count("test_preprocess_images") == 1
 
 
@@ -75,3 +76,32 @@ def test_another_assignment(released):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
     ok, notes, _ = screen.screen(_bytes(nb), "01_data.ipynb", released)
     assert not ok and "none of the graded cells" in notes[0]
+
+
+@pytest.mark.parametrize("cell, gid", [
+    ({"metadata": {"nbgrader": {"grade_id": "test_x", "grade": True}}}, "test_x"),
+    (nbformat.v4.new_code_cell(metadata={"nbgrader": {"grade_id": "x"}}), "x"),
+    ({"metadata": {}}, None),
+    ({}, None),
+    ("a string", None),
+    ({"metadata": ["nbgrader"]}, None),
+    ({"metadata": {"nbgrader": "test_x"}}, None),
+    ({"metadata": {"nbgrader": {"grade_id": ["test_x"]}}}, None),
+])
+def test_grade_id_of_any_cell(cell, gid):
+    """A student's file may hold anything where nbgrader's metadata should be: no grade_id, no crash."""
+    assert grade_id(cell) == gid
+
+
+def test_malformed_metadata_is_screened_not_a_crash(released):
+    """Cells whose nbgrader metadata is not a mapping, or whose grade_id is a list, are no graded cells."""
+    nb = nbformat.read(NB1, as_version=4)
+    cell = next(c for c in nb.cells if grade_id(c) == "test_preprocess_images")
+    cell.metadata["nbgrader"] = {**cell.metadata["nbgrader"], "grade_id": ["test_preprocess_images"]}
+    nb.cells.append(nbformat.v4.new_code_cell("x = 1", metadata={"nbgrader": "grade"}))
+    ok, notes, data = screen.screen(_bytes(nb), "01_data.ipynb", released)
+    assert ok and any("test_preprocess_images is missing" in n for n in notes), notes
+    graded = [grade_id(c) for c in nbformat.reads(data.decode(), 4).cells]
+    assert "test_preprocess_images" not in graded and graded.count(None) < len(graded)
+    assert all("nbgrader" not in c.metadata or isinstance(c.metadata["nbgrader"], dict)
+               for c in nbformat.reads(data.decode(), 4).cells)

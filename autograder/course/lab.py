@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 from autograder.course.release import use_tool_path
+from mnistcnn.constants import FIRST_NOTEBOOK
 
 ROOT = Path(__file__).resolve().parents[2]
-FIRST_NOTEBOOK = "notebooks/convnet/01_data.ipynb"
 
 
 def prepare(course: Path = ROOT) -> None:
@@ -31,7 +31,7 @@ def command(course: Path = ROOT, *options: str) -> list[str]:
     return [
         str(Path(sys.executable).parent / "jupyter"), "lab",
         f"--ServerApp.root_dir={Path(course).resolve()}",
-        f"--ServerApp.default_url=/lab/tree/{FIRST_NOTEBOOK}",
+        f"--ServerApp.default_url=/lab/tree/notebooks/{FIRST_NOTEBOOK}",
         *options,
     ]
 

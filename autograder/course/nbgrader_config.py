@@ -8,12 +8,14 @@ Course layout, relative to the repository root:
 
 from pathlib import Path
 
+from mnistcnn.constants import CELL_TIMEOUT, COURSE_ID, STARTUP_TIMEOUT
+
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
 
 ROOT = Path(__file__).resolve().parents[2]
 
 c.CourseDirectory.root = str(ROOT)
-c.CourseDirectory.course_id = "mnistcnn"
+c.CourseDirectory.course_id = COURSE_ID
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "notebooks"
 c.CourseDirectory.submitted_directory = "grading/submitted"
@@ -37,9 +39,9 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # loaded grading machine; nbgrader's default of 30 s per cell would cut it off. nbgrader's own
 # Execute preprocessor has its own `timeout` trait: setting only ExecutePreprocessor.timeout
 # does not reach it.
-c.Execute.timeout = 1800
-c.ExecutePreprocessor.timeout = 1800
-c.Execute.startup_timeout = 120
+c.Execute.timeout = CELL_TIMEOUT
+c.ExecutePreprocessor.timeout = CELL_TIMEOUT
+c.Execute.startup_timeout = STARTUP_TIMEOUT
 
 # Autograding as nbgrader does it, with the output streams merged (see autograder/preprocessors.py).
 c.Autograde.autograde_preprocessors = [

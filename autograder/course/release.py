@@ -17,11 +17,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from mnistcnn.constants import ASSIGNMENT, CELL_TIMEOUT
+from mnistcnn.screening import grade_id
+
 ROOT = Path(__file__).resolve().parents[2]
-ASSIGNMENT = "convnet"
 SOLUTIONS = ROOT / "solutions" / ASSIGNMENT
 NOTEBOOKS = ROOT / "notebooks" / ASSIGNMENT
-CELL_TIMEOUT = 1800
 
 
 def tool_env() -> dict:
@@ -77,18 +78,17 @@ def solved_copy(dest: Path) -> Path:
     """The student version with every answer cell filled in from solutions/: what a student who
     solved everything hands in (test cells, checksums and metadata as released)."""
     import nbformat
+    from nbgrader.utils import is_solution
 
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     for released in sorted(NOTEBOOKS.glob("*.ipynb")):
         nb = nbformat.read(released, as_version=4)
-        answers = {c.metadata["nbgrader"]["grade_id"]: c.source
-                   for c in nbformat.read(SOLUTIONS / released.name, as_version=4).cells
-                   if c.metadata.get("nbgrader", {}).get("solution")}
+        answers = {grade_id(c): c.source for c in nbformat.read(SOLUTIONS / released.name, as_version=4).cells
+                   if is_solution(c)}
         for cell in nb.cells:
-            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if cell.metadata.get("nbgrader", {}).get("solution"):
-                cell.source = "\n".join(line for line in answers[gid].splitlines()
+            if is_solution(cell):
+                cell.source = "\n".join(line for line in answers[grade_id(cell)].splitlines()
                                         if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
         nbformat.write(nb, dest / released.name)
     return dest
@@ -113,10 +113,10 @@ def validate_notebook(path: Path, invert: bool = False) -> dict:
 
 def graded_cells(path: Path) -> list[str]:
     import nbformat
+    from nbgrader.utils import is_grade
 
     nb = nbformat.read(path, as_version=4)
-    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
-            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")]
+    return [grade_id(c) for c in nb.cells if c.cell_type == "code" and is_grade(c)]
 
 
 def check_release_fails_cleanly(path: Path) -> list[str]:

@@ -7,8 +7,7 @@ from pathlib import Path
 from autograder.course import release
 from autograder.grading import intake as intake_mod
 from autograder.grading.gradebook import Workspace, read_identities
-
-ASSIGNMENT = release.ASSIGNMENT
+from mnistcnn.constants import ASSIGNMENT
 
 
 def export_grades(ws: Workspace) -> Path:

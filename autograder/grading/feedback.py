@@ -6,11 +6,10 @@ import html
 import json
 from pathlib import Path
 
-from autograder.course import release
 from autograder.grading.commands import course_args, last_error, run_nbgrader
 from autograder.grading.records import Job, JobPaths, JobResult
-
-ASSIGNMENT = release.ASSIGNMENT
+from mnistcnn.constants import ASSIGNMENT
+from mnistcnn.screening import grade_id
 
 
 def sanitize_for_feedback(nb, released_sources: dict[str, str]) -> None:
@@ -19,11 +18,12 @@ def sanitize_for_feedback(nb, released_sources: dict[str, str]) -> None:
     Graded cells get the source the student saw (the released one); an error keeps its name and
     message (the teaching message) but not the traceback, which quotes the failing line.
     """
+    from nbgrader.utils import is_grade
+
     for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if not meta.get("grade") or cell.cell_type != "code":
+        if not is_grade(cell) or cell.cell_type != "code":
             continue
-        gid = meta.get("grade_id")
+        gid = grade_id(cell)
         if gid in released_sources:
             cell.source = released_sources[gid]
         elif "### BEGIN HIDDEN TESTS" in cell.source:

@@ -28,9 +28,10 @@ from autograder.grading import lms_export, timestamps
 from autograder.grading.gradebook import Workspace
 from autograder.grading.run import SandboxUnavailable, grade_class, notebook_names  # noqa: F401 - the CLI's names
 from autograder.sandbox import launcher as sandbox
+from mnistcnn.constants import CELL_TIMEOUT
+from mnistcnn.data import MnistUnavailable
 
 ROOT = release.ROOT
-ASSIGNMENT = release.ASSIGNMENT
 
 
 def _lms_arguments(ap: argparse.ArgumentParser) -> None:
@@ -88,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     box.add_argument("--nproc-limit", type=int, default=d.nproc, help=f"processes and threads (default {d.nproc})")
     box.add_argument("--output-limit", type=float, default=d.output / sandbox.MiB,
                      help=f"MiB of output kept (default {d.output / sandbox.MiB:g})")
-    box.add_argument("--cell-timeout", type=float, help="seconds per cell (default: nbgrader_config.py, 1800)")
+    box.add_argument("--cell-timeout", type=float,
+                     help=f"seconds per cell (default: nbgrader_config.py, {CELL_TIMEOUT})")
     _lms_arguments(ap)
     args = ap.parse_args(argv)
     limits = sandbox.Limits(wall=args.wall_limit, cpu=args.cpu_limit, memory=int(args.memory_limit * sandbox.GiB),
@@ -108,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
                               scheduler=args.scheduler, force=args.force, timeout=args.timeout,
                               limits=limits, unsandboxed=args.unsandboxed, cell_timeout=args.cell_timeout,
                               policy=policy, sources=sources, lms=lms)
-    except (FileNotFoundError, ValueError, SandboxUnavailable) as exc:  # unreadable source, no sandbox
+    except (FileNotFoundError, ValueError, SandboxUnavailable, MnistUnavailable) as exc:  # source, sandbox, data
         print(f"mnistcnn-grade: {exc}", file=sys.stderr)
         return 2
     if summary["errors"]:

@@ -24,15 +24,12 @@ from autograder.grading.verdicts import ACCURACY_CELL as JUDGED_ACCURACY_CELL
 from autograder.grading.verdicts import run_judge
 from autograder.sandbox import launcher as sandbox
 from autograder.sandbox.execute import INCIDENTS_ENV
+from mnistcnn import screening
+from mnistcnn.constants import ASSIGNMENT, JUDGE_CELL_TIMEOUT
 from mnistcnn.grading import RECORD_ENV
 
-ASSIGNMENT = release.ASSIGNMENT
 ACCURACY_CELL = JUDGED_ACCURACY_CELL[1]
 CONFIG_FILE = release.ROOT / "autograder" / "course" / "nbgrader_config.py"
-
-
-#: Seconds the judging of one cell may take (the accuracy measurement is the longest: about 3 s).
-JUDGE_CELL_TIMEOUT = 600
 
 
 def job_env(threads: int, record_dir: Path | None = None) -> dict:
@@ -269,7 +266,7 @@ def _annotate(path: Path, grade_id: str, text: str) -> None:
 
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+        if screening.grade_id(cell) == grade_id:
             cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=text + "\n"))
     nbformat.write(nb, path)
 
@@ -282,13 +279,4 @@ def mnist_file() -> str:
     """The MNIST file the sandboxed kernels read (fetched first if it is not here yet)."""
     from mnistcnn import data
 
-    if os.environ.get("MNIST_PATH"):
-        return str(Path(os.environ["MNIST_PATH"]).resolve())
-    for candidate in (data.keras_cache(), data.course_cache()):
-        if candidate.is_file():
-            return str(candidate.resolve())
-    data.load_mnist(verbose=True)
-    for candidate in (data.keras_cache(), data.course_cache()):
-        if candidate.is_file():
-            return str(candidate.resolve())
-    raise FileNotFoundError("the MNIST data could not be found or fetched (run `make data`)")
+    return str(data.find_file())

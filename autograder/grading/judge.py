@@ -41,6 +41,7 @@ import keras  # noqa: E402
 from autograder.grading.verdicts import ACCURACY_CELL, GRADED_CELLS, Verdict  # noqa: E402
 from mnistcnn import checks, evidence  # noqa: E402
 from mnistcnn.checks import CheckFailed  # noqa: E402
+from mnistcnn.constants import ACCURACY_THRESHOLD  # noqa: E402
 
 #: Written by the grader's collection step when a cell's evidence was refused (too much, not a file).
 PROBLEMS_FILE = "_problems.txt"
@@ -521,7 +522,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m autograder.grading.judge", description=__doc__.split("\n\n")[0])
     ap.add_argument("evidence", help="the evidence folder: <notebook>/<grade_id>/ of one submission")
     ap.add_argument("--cells", required=True, help="comma-separated notebook:grade_id to judge, in order")
-    ap.add_argument("--threshold", type=float, default=0.99, help="test accuracy needed")
+    ap.add_argument("--threshold", type=float, default=ACCURACY_THRESHOLD, help="test accuracy needed")
     args = ap.parse_args(argv)
     ref = Reference()
     for item in filter(None, args.cells.split(",")):

@@ -104,10 +104,17 @@ class Policy:
         return cls(**{**data, "deadline": datetime.fromisoformat(data["deadline"])})
 
 
+def parse_iso(text: str) -> datetime:
+    """An ISO 8601 date and time, also with ``Z`` for UTC (which Python 3.10's fromisoformat does not
+    read); ValueError if it is none."""
+    text = str(text).strip()
+    return datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text)
+
+
 def parse_deadline(text: str) -> datetime:
     """``2026-12-15T23:59+01:00`` (ISO 8601 with its UTC offset, or ``Z``) as an aware datetime."""
     try:
-        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        when = parse_iso(text)
     except ValueError:
         raise PolicyError(f"--deadline {text!r}: not a date and time such as 2026-12-15T23:59+01:00") from None
     if when.tzinfo is None:

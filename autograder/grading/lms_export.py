@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from autograder.grading.intake import LmsIdentity
+from mnistcnn.constants import ASSIGNMENT
 
 #: Moodle's English column names (``lang/en/assign.php``, ``lang/en/moodle.php``); Moodle matches them
 #: in the language of the instructor's session.
@@ -190,7 +191,6 @@ def student_grades(ws, identities: dict[str, LmsIdentity], worksheet: dict[str, 
     """Every graded student's final score, LMS identity, contact fields and feedback line."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    from autograder.course.release import ASSIGNMENT
 
     results = {r["student"]: r for r in ws.results() if r.get("status") == "ok"}
     grades = []

@@ -26,7 +26,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, PercentFormatter  # noqa: E402
 
-from mnistcnn.expected import ACCURACY_THRESHOLD  # noqa: E402
+from mnistcnn.constants import ACCURACY_THRESHOLD, ASSIGNMENT  # noqa: E402
 
 FEW = 10  # up to this many students, every point carries its student's name
 NAMED = 12  # at most this many outliers named inside a figure (the page lists all of them)
@@ -59,12 +59,12 @@ TEXT = {
                   "{acc_q1:.2%} to {acc_q3:.2%}); final validation accuracy: median {val:.2%}; final "
                   "training loss: median {loss:.3f}.",
     "acc_title": "Test accuracy measured by the grader",
-    "acc_required": "{t:.0%} required",
+    "acc_required": "{t} required",
     "acc_x": "test accuracy",
     "acc_zoom": "{lo:.0%} to 100%: {k} of {n} students",
     "acc_more": "and {k} more below",
     "acc_alt": "Test accuracy of {n} trained convnets, measured by the grader: median {median:.2%}; {below} "
-               "below the required {t:.0%}{names}.",
+               "below the required {t}{names}.",
     "time_title": "Grading time per submission",
     "time_x": "seconds{log}",
     "time_log": " (log scale)",
@@ -140,8 +140,6 @@ def _gradebook_data(ws, results: dict) -> dict:
     """Scores, per-test pass rates and the table's column values, from the gradebook."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    from autograder.course.release import ASSIGNMENT
-
     scores, cells, notebooks, columns = {}, {}, {}, {}
     with Gradebook(ws.db_url) as gb:
         assignment = gb.find_assignment(ASSIGNMENT)
@@ -170,10 +168,13 @@ def _gradebook_data(ws, results: dict) -> dict:
 
 def _feedback_files(ws, student: str) -> list[str]:
     """The student's feedback pages, relative to the report (which sits at the top of the grading folder)."""
-    from autograder.course.release import ASSIGNMENT
-
     folder = ws.path / "feedback" / student / ASSIGNMENT
     return [p.relative_to(ws.path).as_posix() for p in sorted(folder.glob("*.html"))]
+
+
+def percent(fraction: float) -> str:
+    """A threshold as a percentage with the digits it has: 99%, 99.5%."""
+    return f"{round(fraction * 100, 2):g}%"
 
 
 def _thresholds(results: dict, run: dict) -> tuple[dict, float]:
@@ -402,7 +403,7 @@ def fig_accuracy(data: dict):
     style = _point_style(len(x))
     ax.scatter(x, y, c=[BAD if s in low else GOOD for s in students], gid="students",
                **{**style, "s": [style["s"] * (2 if s in low else 1) for s in students]})
-    ax.axvline(t, color="black", linestyle=":", label=TEXT["acc_required"].format(t=t), gid="threshold")
+    ax.axvline(t, color="black", linestyle=":", label=TEXT["acc_required"].format(t=percent(t)), gid="threshold")
     ax.set_ylim(-0.6, 0.6)
     named = students if len(students) <= FEW else [s for s, _ in below[:NAMED]]
     _name_points(ax, [(s, acc[s], y[students.index(s)]) for s in named])
@@ -415,7 +416,7 @@ def fig_accuracy(data: dict):
     ax.set_title(TEXT["acc_title"])
     _accuracy_zoom(ax_zoom, x, t)
     names = f": {', '.join(f'{s} {a:.2%}' for s, a in below)}" if below else ""
-    alt = TEXT["acc_alt"].format(n=len(x), median=_quartiles(x)[1], below=len(below), t=t, names=names)
+    alt = TEXT["acc_alt"].format(n=len(x), median=_quartiles(x)[1], below=len(below), t=percent(t), names=names)
     return fig, alt
 
 
@@ -517,9 +518,9 @@ def _sort_key(value) -> str:
 def page_context(data: dict, figures: list[dict]) -> dict:
     columns, rows = student_rows(data)
     accs, t = data["accuracies"], data["threshold"]
-    others = sorted({v for v in data["thresholds"].values() if v != t})
+    others = [percent(v) for v in sorted({v for v in data["thresholds"].values() if v != t})]
     return {
-        "n": len(data["scores"]), "max_score": data["max_score"], "threshold": t, "other_thresholds": others,
+        "n": len(data["scores"]), "max_score": data["max_score"], "threshold": percent(t), "other_thresholds": others,
         "mean": sum(data["scores"].values()) / len(data["scores"]) if data["scores"] else 0.0,
         "median": _quartiles(list(data["scores"].values()))[1] if data["scores"] else 0.0,
         "trained": len(accs), "reached": len(accs) - len(data["outliers"]["below"]),

@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import sys
-import time
 from dataclasses import asdict
 from datetime import timezone
 from pathlib import Path
@@ -27,37 +26,55 @@ from autograder.grading.gradebook import (
 from autograder.grading.jobs import SandboxUnavailable, grade_one, mnist_file
 from autograder.grading.records import Job, JobResult
 from autograder.sandbox import launcher as sandbox
-
-ASSIGNMENT = release.ASSIGNMENT
+from mnistcnn.constants import ACCURACY_THRESHOLD, ASSIGNMENT, NOTEBOOKS
+from mnistcnn.screening import grade_id
 
 
 def notebook_names() -> list[str]:
-    return sorted(p.stem for p in release.SOLUTIONS.glob("*.ipynb"))
+    return list(NOTEBOOKS)
 
 
 class Progress:
-    def __init__(self, total: int, stream=sys.stdout):
-        self.total, self.done, self.stream, self.t0 = total, 0, stream, time.perf_counter()
+    """A line for every finished job; on a terminal also rich's bar (elapsed, time left) under them,
+    in a log file (``out`` not a terminal) the elapsed and left time at the end of each line instead."""
+
+    def __init__(self, total: int, out=sys.stdout):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import Progress as Bar
+
+        console = Console(file=out, highlight=False, markup=False, emoji=False, soft_wrap=True)
+        self.bar = Bar(BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                       console=console, disable=not console.is_terminal)
+        self.task = self.bar.add_task("grading", total=total)
+
+    def __enter__(self):
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.bar.stop()
 
     def update(self, text: str) -> None:
-        self.done += 1
-        width = 24
-        filled = int(width * self.done / max(self.total, 1))
-        elapsed = time.perf_counter() - self.t0
-        eta = elapsed / self.done * (self.total - self.done)
-        print(f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}  {text}  "
-              f"(elapsed {elapsed:.0f} s, about {eta:.0f} s left)", file=self.stream, flush=True)
+        self.bar.advance(self.task)
+        task = self.bar.tasks[0]
+        line = f"{task.completed:.0f}/{task.total:.0f}  {text}"
+        if self.bar.disable:
+            left = f", about {task.time_remaining:.0f} s left" if task.time_remaining is not None else ""
+            line += f"  (elapsed {task.elapsed:.0f} s{left})"
+        self.bar.console.print(line)
+        self.bar.console.file.flush()
 
 
 def released_sources() -> dict[str, str]:
     import nbformat
+    from nbgrader.utils import is_grade
 
     out = {}
     for path in sorted(release.NOTEBOOKS.glob("*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
-            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if gid and cell.metadata["nbgrader"].get("grade"):
-                out[gid] = cell.source
+            if grade_id(cell) and is_grade(cell):
+                out[grade_id(cell)] = cell.source
     return out
 
 
@@ -104,13 +121,12 @@ def screen_submission(student: str, files: dict[str, Path], released: dict) -> t
 
 def grade_class(source: Path, ws: Workspace, *, workers: int | None = None, threads: int | None = None,
                 scheduler: str | None = None, force: bool = False, timeout: float | None = None,
-                threshold: float = 0.99, marker_dir: Path | None = None, out=sys.stdout,
+                threshold: float = ACCURACY_THRESHOLD, marker_dir: Path | None = None, out=sys.stdout,
                 limits: sandbox.Limits | None = None, unsandboxed: bool = False,
                 cell_timeout: float | None = None, policy: late_mod.Policy | None = None,
                 sources: timestamps.TimeSources | None = None, lms: lms_export.LmsOptions | None = None) -> dict:
     """Collect, grade (in parallel), write. Returns a summary (students, skipped, unmapped, errors)."""
     from autograder.grading import screen
-    from mnistcnn.expected import ACCURACY_THRESHOLD
 
     release.use_tool_path()  # nbgrader's Gradebook runs `alembic` from PATH when it creates one
     threshold = threshold or ACCURACY_THRESHOLD
@@ -224,31 +240,35 @@ def _run_jobs(jobs: list[Job], ws, workers, threads, scheduler, out, summary) ->
         client = Client(cluster)
         where = f"a local Dask cluster of {workers} worker(s)"
     print(f"Grading {len(jobs)} submission(s) on {where}, {threads} CPU thread(s) per job ...", file=out, flush=True)
-    progress = Progress(len(jobs), out)
     try:
         futures = {client.submit(grade_one, job, key=job.key, pure=False): job for job in jobs}
-        for future in as_completed(list(futures)):
-            job = futures[future]
-            try:
-                result = future.result()
-            except Exception as exc:  # the job itself died (e.g. its worker was lost too often)
-                result = JobResult(job.student, job.input_sha, error=f"{type(exc).__name__}: {exc}")
-            result = write_result(ws, result)
-            if result["status"] == "ok":
-                text = f"{result['student']}: {result['score']:g}/{result['max_score']:g}"
-                if result.get("accuracy") is not None:
-                    text += f", test accuracy {result['accuracy']:.2%}"
-                if (result.get("late") or {}).get("penalty"):
-                    text += f", late penalty -{result['late']['penalty']:g}"
-                text += f" ({result['seconds']:.0f} s)"
-            else:
-                summary["errors"][result["student"]] = result["error"]
-                text = f"{result['student']}: NOT GRADED: {result['error']}"
-            progress.update(text)
+        with Progress(len(jobs), out) as progress:
+            for future in as_completed(list(futures)):
+                job = futures[future]
+                try:
+                    result = future.result()
+                except Exception as exc:  # the job itself died (e.g. its worker was lost too often)
+                    result = JobResult(job.student, job.input_sha, error=f"{type(exc).__name__}: {exc}")
+                result = write_result(ws, result)
+                if result["status"] != "ok":
+                    summary["errors"][result["student"]] = result["error"]
+                progress.update(job_line(result))
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def job_line(result: dict) -> str:
+    """A finished job in a line: the student, the score (accuracy, late penalty) and the seconds."""
+    if result["status"] != "ok":
+        return f"{result['student']}: NOT GRADED: {result['error']}"
+    text = f"{result['student']}: {result['score']:g}/{result['max_score']:g}"
+    if result.get("accuracy") is not None:
+        text += f", test accuracy {result['accuracy']:.2%}"
+    if (result.get("late") or {}).get("penalty"):
+        text += f", late penalty -{result['late']['penalty']:g}"
+    return text + f" ({result['seconds']:.0f} s)"
 
 
 def finish(ws: Workspace, out=sys.stdout, lms: lms_export.LmsOptions | None = None) -> None:

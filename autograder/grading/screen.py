@@ -29,10 +29,10 @@ def screen(data: bytes, filename: str, released: dict) -> tuple[bool, list[str],
 
     seen, changed = set(), False
     for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader")
-        if meta is None:
+        meta = cell.get("metadata")
+        if not isinstance(meta, dict) or "nbgrader" not in meta:
             continue
-        gid = meta.get("grade_id") if isinstance(meta, dict) else None
+        gid = screening.grade_id(cell)
         if not gid or gid in seen:
             cell.metadata.pop("nbgrader")
             changed = True

@@ -31,7 +31,7 @@ from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 
 from autograder.grading.intake import Intake
-from autograder.grading.late import SubmissionTime
+from autograder.grading.late import SubmissionTime, parse_iso
 
 EXTENDED_TIMESTAMP = 0x5455  # the "UT" extra field of Info-ZIP: modification time in UTC
 
@@ -116,7 +116,7 @@ def _worksheet_time(row: dict[str, str], zone: tzinfo) -> SubmissionTime | None:
 def _canvas_time(ident, sources: TimeSources) -> SubmissionTime:
     text = sources.canvas.get(ident.uid)
     try:
-        when = datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
+        when = parse_iso(text) if text else None
     except ValueError:
         return SubmissionTime(None, "none", f"--canvas-submissions gives {text!r}, not a time")
     if when is not None and when.tzinfo is not None:

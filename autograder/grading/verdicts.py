@@ -19,6 +19,8 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 
+from mnistcnn.constants import JUDGE_CELL_TIMEOUT
+
 #: Every graded cell of the course, as (notebook, grade_id); autograder.grading.judge has a judge for each.
 GRADED_CELLS = [
     ("01_data", "test_preprocess_images"),
@@ -62,7 +64,7 @@ def judge_command(evidence: str, cells: list[tuple[str, str]], threshold: float)
 
 
 def run_judge(evidence: str, notebooks: list[str], threshold: float, *, env: dict, cwd: str,
-              prefix: list[str] | None = None, cell_timeout: float = 600, preexec_fn=None,
+              prefix: list[str] | None = None, cell_timeout: float = JUDGE_CELL_TIMEOUT, preexec_fn=None,
               events: str | None = None) -> list[dict]:
     """Every graded cell of ``notebooks`` judged; a cell whose judging kills or stalls the process fails
     alone, with the reason, and the rest is judged by a new process."""

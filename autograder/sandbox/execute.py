@@ -43,10 +43,12 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
+from nbgrader.utils import is_grade
 from traitlets import Bool, Int, Unicode
 
 from autograder.sandbox import launcher as sandbox
 from mnistcnn.grading import RECORD_ENV
+from mnistcnn.screening import grade_id
 
 INCIDENTS_ENV = "MNISTCNN_INCIDENTS"
 
@@ -138,7 +140,7 @@ class CourseExecute(Execute):
             km.remove_sandbox_dir()
 
     def _cell_name(self, cell, index) -> str:
-        return cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
+        return grade_id(cell) or f"cell {index + 1}"
 
     def _death_reason(self) -> tuple[str, str]:
         km = getattr(self, "_last_km", None)
@@ -194,8 +196,7 @@ class CourseExecute(Execute):
         record = os.environ.get(RECORD_ENV)
         if not record or not self.evidence_dir:
             return
-        meta = cell.metadata.get("nbgrader", {})
-        gid = meta.get("grade_id") if meta.get("grade") and cell.cell_type == "code" else None
+        gid = grade_id(cell) if is_grade(cell) and cell.cell_type == "code" else None
         try:  # no link followed: the kernel may have put one where the folder was
             src = os.open(os.path.join(record, "evidence"), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         except OSError:
