@@ -23,7 +23,7 @@ from autograder.grading.feedback import write_feedback
 from autograder.grading.gradebook import quiet_sqlalchemy
 from autograder.grading.records import Job, JobPaths, JobResult
 from autograder.grading.verdicts import ACCURACY_CELL as JUDGED_ACCURACY_CELL
-from autograder.grading.verdicts import run_judge
+from autograder.grading.verdicts import ReadyJudge, discard, run_judge, start_judge
 from autograder.sandbox import launcher as sandbox
 from autograder.sandbox.process import die_with_parent
 from mnistcnn.grading import RECORD_ENV
@@ -144,12 +144,25 @@ def _autograde(job: Job, paths: JobPaths, execute: Config, result: JobResult) ->
     return True
 
 
-def _judge(job: Job, paths: JobPaths, env: dict, prefix: list[str] | None) -> list[dict]:
+def _judge_events(paths: JobPaths) -> str | None:
+    return str(paths.runtime / "judge-events.json") if paths.runtime else None
+
+
+def _start_judge(job: Job, paths: JobPaths, env: dict, prefix: list[str] | None) -> ReadyJudge | None:
+    """Stage 2b: the judging process, started while the notebooks run (it imports TensorFlow and loads
+    its data, then waits: it reads no evidence before the notebooks have run)."""
+    if not job.files:
+        return None
+    return start_judge(str(paths.evidence), sorted(job.files), job.threshold, env=env, cwd=str(paths.tmp),
+                       prefix=prefix, preexec_fn=die_with_parent)
+
+
+def _judge(job: Job, paths: JobPaths, env: dict, prefix: list[str] | None, ready: ReadyJudge | None) -> list[dict]:
     """Stage 4: every graded cell judged from its evidence in a clean (sandboxed) process."""
-    events = str(paths.runtime / "judge-events.json") if paths.runtime else None
+    wall = sandbox.Limits.from_dict(job.sandbox["limits"]).wall if job.sandbox else float("inf")
     return run_judge(str(paths.evidence), sorted(job.files), job.threshold, env=env, cwd=str(paths.tmp),
                      prefix=prefix, cell_timeout=min(job.timeout, JUDGE_CELL_TIMEOUT), preexec_fn=die_with_parent,
-                     events=events)
+                     events=_judge_events(paths), ready=ready, wall=wall)
 
 
 def _accuracy_note(verdict: dict, threshold: float, max_score: float) -> tuple[float | None, str, str]:
@@ -252,7 +265,7 @@ def grade_one(job: Job) -> JobResult:
     result = JobResult(job.student, job.input_sha, pid=os.getpid(), host=os.uname().nodename,
                        incidents=list(job.incidents), sandbox="bubblewrap" if job.sandbox else "none",
                        threshold=job.threshold)
-    paths = None
+    paths = ready = None
     try:
         if job.started_marker:  # lets a test see which worker runs which job
             Path(job.started_marker).parent.mkdir(parents=True, exist_ok=True)
@@ -260,10 +273,11 @@ def grade_one(job: Job) -> JobResult:
         release.use_tool_path()  # nbgrader's Gradebook runs `alembic` from PATH
         paths = _lay_out(job)
         execute, judge_env, prefix = _environments(job, paths)
+        ready = _start_judge(job, paths, judge_env, prefix)
         if not _autograde(job, paths, execute, result):
             return result
         t_judge = time.perf_counter()
-        verdicts = _judge(job, paths, judge_env, prefix)
+        verdicts, ready = _judge(job, paths, judge_env, prefix, ready), None
         result.judge_seconds = round(time.perf_counter() - t_judge, 2)
         _apply_verdicts(job, paths, verdicts, result)
         _apply_late(job, paths, result)
@@ -274,6 +288,7 @@ def grade_one(job: Job) -> JobResult:
         result.error = f"grading took longer than {exc.timeout:.0f} s"
         return result
     finally:
+        discard(ready, _judge_events(paths) if paths else None)  # not used: autograde failed or timed out
         result.seconds = round(time.perf_counter() - t0, 1)
         for path in (paths.tmp, paths.runtime) if paths else ():
             if path:

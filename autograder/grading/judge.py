@@ -1,6 +1,6 @@
 """The grader's verdict on every graded test cell, from the evidence the cell handed over.
 
-    python -I -m autograder.grading.judge EVIDENCE --cells 01_data:test_encode_labels,... --threshold 0.99
+    python -I -m autograder.grading.judge EVIDENCE --cells 01_data:test_encode_labels,... --threshold 0.99 [--wait]
 
 ``EVIDENCE/<notebook>/<grade_id>/`` holds what each graded test cell of the student's notebook
 wrote while it ran (:mod:`mnistcnn.evidence`), moved out of the kernel's reach as soon as the cell
@@ -522,8 +522,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("evidence", help="the evidence folder: <notebook>/<grade_id>/ of one submission")
     ap.add_argument("--cells", required=True, help="comma-separated notebook:grade_id to judge, in order")
     ap.add_argument("--threshold", type=float, default=0.99, help="test accuracy needed")
+    ap.add_argument("--wait", action="store_true", help="load the data, then wait for a line 'go' on the "
+                    "standard input before judging (started ahead, while the notebooks run)")
     args = ap.parse_args(argv)
     ref = Reference()
+    if args.wait:
+        ref.data  # noqa: B018 - loaded while waiting
+        if sys.stdin.readline().strip() != "go":
+            return 0
     for item in filter(None, args.cells.split(",")):
         notebook, _, cell = item.partition(":")
         print(json.dumps({"start": [notebook, cell]}), flush=True)  # the driver knows where a crash happened
