@@ -18,7 +18,7 @@ from traitlets.config import Config
 
 from autograder.course import release
 from autograder.grading import late as late_mod
-from autograder.grading.commands import course_config, last_error, run_converter
+from autograder.grading.commands import CONFIG_FILE, course_config, last_error, run_converter
 from autograder.grading.feedback import write_feedback
 from autograder.grading.gradebook import quiet_sqlalchemy
 from autograder.grading.records import Job, JobPaths, JobResult
@@ -30,6 +30,7 @@ from mnistcnn.grading import RECORD_ENV
 
 ASSIGNMENT = release.ASSIGNMENT
 ACCURACY_CELL = JUDGED_ACCURACY_CELL[1]
+__all__ = ["CONFIG_FILE", "grade_one", "job_env", "kernel_env", "mnist_file", "SandboxUnavailable"]
 
 
 #: Seconds the judging of one cell may take (the accuracy measurement is the longest: about 3 s).
