@@ -87,7 +87,7 @@ def _environments(job: Job, paths: JobPaths) -> tuple[Config, dict, list[str] | 
     execute.CourseExecute.kernel_env = kernel_env(job.threads, paths.record)
     execute.CourseExecute.incidents_file = str(paths.tmp / "incidents.jsonl")
     execute.CourseExecute.evidence_dir = str(paths.evidence)
-    execute.CourseExecute.kernel_output = str(paths.tmp / "kernels.log")
+    execute.CourseExecute.kernel_output = os.devnull  # the kernel process's own messages, unbounded: dropped
     judge_env, prefix = job_env(job.threads), None
     if job.sandbox:
         why = sandbox.unavailable_reason()
@@ -119,8 +119,7 @@ def _autograde(job: Job, paths: JobPaths, execute: Config, result: JobResult) ->
         if job.cell_timeout:
             config.Execute.timeout = int(job.cell_timeout)
         run = run_converter("autograde", ASSIGNMENT, job.student, config)
-        kernels = paths.tmp / "kernels.log"
-        result.log = (run.log + (kernels.read_text(errors="replace") if kernels.is_file() else ""))[-4000:]
+        result.log = run.log[-4000:]
         if not run.ok:
             if time.time() >= config.CourseExecute.deadline:
                 raise subprocess.TimeoutExpired("nbgrader autograde", job.timeout)
