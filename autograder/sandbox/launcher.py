@@ -438,6 +438,10 @@ def run(config: dict, *, run_dir: str, work: str, cwd: str, events: str, inner: 
     # SIGTERM when the process that started it (the grading job) dies: it then stops the sandbox and
     # removes its cgroups instead of leaving the kernel running to its wall limit.
     process.stop_with_parent(signal.SIGTERM)
+    # Held until the handlers below are in place: a stop signal between the cgroups' creation and then
+    # would leave them behind. The sandboxed process gets them unblocked.
+    stop_signals = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
     limits = Limits.from_dict(config.get("limits", {}))
     if inner and not os.path.isabs(inner[0]):
         exe = os.path.abspath(inner[0]) if os.sep in inner[0] else shutil.which(inner[0]) or inner[0]
@@ -454,6 +458,7 @@ def run(config: dict, *, run_dir: str, work: str, cwd: str, events: str, inner: 
     is_root = os.geteuid() == 0
 
     def child_setup():
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
         os.setpgid(0, 0)
         groups.join(os.getpid())
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -485,8 +490,9 @@ def run(config: dict, *, run_dir: str, work: str, cwd: str, events: str, inner: 
         else:
             stop("stopped", "the grader stopped the notebook")
 
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
+    for sig in stop_signals:
         signal.signal(sig, on_signal)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
 
     t0 = time.monotonic()
     peak_rss, cpu_seen, last_disk, detached = 0, 0.0, 0.0, 0
