@@ -195,8 +195,8 @@ def check_images(x, images) -> None:
     if hi > 1.0 + 1e-6 or lo < -1e-6:
         fail(what, "values in [0, 1]", f"values from {lo:g} to {hi:g}",
              "the pixels are not scaled: divide by 255" if hi > 1.5 else "values outside [0, 1]")
-    reference = images.reshape((n, 28, 28, 1)).astype("float32") / 255
-    if not np.allclose(x, reference, atol=1e-6):
+    if not _scaled_close(x, images):
+        reference = images.reshape((n, 28, 28, 1)).astype("float32") / 255
         if np.allclose(x, images.reshape(x.shape).astype("float32") / 256, atol=1e-6):
             mistake = "divide by 255 (the largest pixel value), not 256"
         elif np.allclose(x, reference / max(float(reference.max()), 1e-12), atol=1e-6):
@@ -209,6 +209,21 @@ def check_images(x, images) -> None:
         fail(what, f"image {bad} equal to images[{bad}] / 255",
              f"a largest difference of {float(np.abs(x - reference).max()):.4g}", mistake)
     passed(f"{what}: all {n:,} images")
+
+
+#: Images compared per block: np.allclose on all 60,000 at once makes several temporary copies of
+#: 188 MB; block by block the same element-wise test runs in cache, several times faster.
+CLOSE_BLOCK = 1024
+
+
+def _scaled_close(x: np.ndarray, images: np.ndarray) -> bool:
+    """``np.allclose(x, images / 255, atol=1e-6)`` (as float32, shaped like ``x``), block by block."""
+    for i in range(0, len(images), CLOSE_BLOCK):
+        block = images[i:i + CLOSE_BLOCK]
+        if not np.allclose(x[i:i + CLOSE_BLOCK], block.reshape((len(block), 28, 28, 1)).astype("float32") / 255,
+                           atol=1e-6):
+            return False
+    return True
 
 
 def check_labels(y, labels) -> None:

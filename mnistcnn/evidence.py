@@ -34,6 +34,8 @@ MAX_FULL_ELEMENTS = 2_000_000
 #: Features of each row in a sketch (random non-negative projections).
 SKETCH_FEATURES = 4
 SKETCH_SEED = 20_240_501
+#: Rows sketched at a time.
+SKETCH_BLOCK = 4096
 #: Longer lists are described, not handed over item by item.
 MAX_LIST = 10_000
 
@@ -57,8 +59,12 @@ def sketch(x: np.ndarray) -> np.ndarray:
     Two arrays that agree element by element within ``tol`` have sketches that agree within
     ``tol * row_size``; a scaled, shifted or rearranged array does not.
     """
-    rows = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
-    return rows @ sketch_matrix(rows.shape[1])
+    n = len(x)
+    weights = sketch_matrix(int(np.prod(np.shape(x)[1:])))
+    # Block by block: the whole array in float64 would be a temporary of 376 MB for 60,000 images.
+    blocks = [np.asarray(x[i:i + SKETCH_BLOCK], dtype=np.float64).reshape(-1, weights.shape[0]) @ weights
+              for i in range(0, n, SKETCH_BLOCK)]
+    return np.concatenate(blocks) if blocks else np.zeros((0, SKETCH_FEATURES))
 
 
 def describe_array(x) -> dict:

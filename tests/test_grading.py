@@ -226,3 +226,27 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path):
         subs = [s.student.id for s in gb.find_assignment(release.ASSIGNMENT).submissions]
     assert sorted(subs) == ["ben", "cyd", "dee"]
     assert {r["student"] for r in ws.results()} == {"ben", "cyd", "dee"}
+
+
+def test_a_job_past_its_timeout_fails_and_leaves_no_kernel(tmp_path):
+    """nbgrader runs in the job's own process: past the job's timeout the running kernel is stopped,
+    no later notebook starts, the job says why, and nothing of it is left running."""
+    from autograder.grading import jobs, screen
+    from autograder.grading.records import Job
+
+    release.use_tool_path()
+    ws = gradebook.Workspace(tmp_path / "ws")
+    released = {p.stem: screen.released_cells(p) for p in sorted(release.NOTEBOOKS.glob("*.ipynb"))}
+    files = {p.stem: p for p in (examples.EXAMPLES / "ada").glob("*.ipynb")}
+    usable, notes = run.screen_submission("ada3", files, released)
+    job = Job("ada3", "0" * 64, files=usable, incidents=notes, template_db=gradebook.prepare_gradebook(ws),
+              solutions={p.name: p.read_bytes() for p in sorted(release.SOLUTIONS.glob("*.ipynb"))},
+              released=run.released_sources(), threads=1, timeout=15, threshold=0.99,
+              sandbox=run.sandbox_setting(None, False))
+    t = time.perf_counter()
+    result = jobs.grade_one(job)
+    assert result.status == "error" and result.error == "grading took longer than 15 s", result.error
+    assert time.perf_counter() - t < 60  # the notebooks after the deadline did not run
+    time.sleep(2)
+    leftovers = subprocess.run(["pgrep", "-f", "mnistcnn-job-ada3"], capture_output=True, text=True).stdout
+    assert leftovers.strip() == ""

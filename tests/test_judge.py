@@ -457,3 +457,41 @@ def test_a_cell_that_kills_or_stalls_the_judge_fails_alone(monkeypatch, tmp_path
         "message"]
     failed = sorted(v["cell"] for v in out if not v["passed"])
     assert failed == ["test_build_conv_base", "test_encode_labels"], failed
+
+
+FAKE_READY_JUDGE = r"""
+import json, sys
+waited = "--wait" in sys.argv
+if waited and sys.stdin.readline().strip() != "go":
+    sys.exit(0)
+for item in sys.argv[sys.argv.index("--cells") + 1].split(","):
+    nb, _, cell = item.partition(":")
+    print(json.dumps({"start": [nb, cell]}), flush=True)
+    print(json.dumps({"verdict": {"notebook": nb, "cell": cell, "passed": True, "message": "", "problem": False,
+                                  "missing": False, "details": {"waited": waited}}}), flush=True)
+"""
+
+
+def test_a_judge_started_ahead_judges_on_its_go_and_a_dead_one_is_replaced(monkeypatch, tmp_path):
+    """The judging process started while the notebooks run judges nothing before its go; one that died
+    waiting is replaced by a fresh process, and every cell is still judged."""
+    import sys
+    import time
+
+    from autograder.grading import verdicts
+
+    script = tmp_path / "fake_judge.py"
+    script.write_text(FAKE_READY_JUDGE)
+    monkeypatch.setattr(verdicts, "judge_command", lambda evidence, cells, threshold: [
+        sys.executable, str(script), "--cells", ",".join(f"{nb}:{c}" for nb, c in cells)])
+    kw = {"env": dict(os.environ), "cwd": str(tmp_path)}
+    ready = verdicts.start_judge(str(tmp_path), ["01_data"], 0.99, **kw)
+    time.sleep(1)
+    assert ready.proc.poll() is None  # waiting for its go
+    out = verdicts.run_judge(str(tmp_path), ["01_data"], 0.99, ready=ready, **kw)
+    assert [v["details"]["waited"] for v in out] == [True] * 3 and all(v["passed"] for v in out)
+    dead = verdicts.start_judge(str(tmp_path), ["01_data"], 0.99, **kw)
+    dead.proc.kill()
+    dead.proc.wait()
+    out = verdicts.run_judge(str(tmp_path), ["01_data"], 0.99, ready=dead, **kw)
+    assert [v["details"]["waited"] for v in out] == [False] * 3 and all(v["passed"] for v in out)

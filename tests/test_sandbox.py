@@ -154,3 +154,50 @@ def test_grader_refuses_without_sandbox(monkeypatch):
     with pytest.raises(jobs.SandboxUnavailable, match="--unsandboxed"):
         run.sandbox_setting(None, unsandboxed=False)
     assert run.sandbox_setting(None, unsandboxed=True) is None
+
+
+def test_course_execute_settings_are_traitlets():
+    """Every setting of the sandboxed execution is a configurable trait, listed in its help
+    (what ``--help-all`` prints) and set through the traitlets configuration, not the environment."""
+    from traitlets.config import Config
+
+    from autograder.sandbox.execute import CourseExecute, SandboxedKernelManager
+
+    help_text = CourseExecute.class_get_help()
+    for name in ("sandbox_config", "sandbox_runtime", "incidents_file", "kernel_env", "kernel_output", "deadline",
+                 "evidence_dir"):
+        assert f"--CourseExecute.{name}=" in help_text
+    assert "--SandboxedKernelManager.sandbox_config=" in SandboxedKernelManager.class_get_help()
+    c = Config()
+    c.CourseExecute.incidents_file, c.CourseExecute.kernel_env = "/nowhere/incidents.jsonl", {"A": "1"}
+    execute = CourseExecute(config=c)
+    assert (execute.incidents_file, execute.kernel_env, execute.sandbox_config) == ("/nowhere/incidents.jsonl",
+                                                                                   {"A": "1"}, "")
+
+
+def test_a_child_dies_with_the_process_that_started_it(tmp_path):
+    """The parent-death signal (autograder/sandbox/process.py): the grading job's children (the judge,
+    the sandbox launchers) do not outlive it."""
+    code = textwrap.dedent(f"""
+        import subprocess, sys
+        from autograder.sandbox.process import die_with_parent
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], preexec_fn=die_with_parent)
+        open({str(tmp_path / "pid")!r}, "w").write(str(child.pid))
+        time = __import__("time"); time.sleep(120)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.time() + 60
+    while not (tmp_path / "pid").is_file() or not (tmp_path / "pid").read_text():
+        assert time.time() < deadline, "the child did not start"
+        time.sleep(0.1)
+    child = int((tmp_path / "pid").read_text())
+    parent.kill()
+    parent.wait()
+    for _ in range(50):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(child, 9)
+    raise AssertionError("the child outlived its parent")

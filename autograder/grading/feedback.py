@@ -6,7 +6,7 @@ import html
 import json
 from pathlib import Path
 
-from autograder.grading.commands import course_args, last_error, run_nbgrader
+from autograder.grading.commands import course_config, last_error, run_converter
 from autograder.grading.records import Job, JobPaths, JobResult
 from mnistcnn.constants import ASSIGNMENT
 from mnistcnn.screening import grade_id
@@ -33,7 +33,7 @@ def sanitize_for_feedback(nb, released_sources: dict[str, str]) -> None:
                 out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
 
 
-def write_feedback(job: Job, paths: JobPaths, env: dict, result: JobResult) -> bool:
+def write_feedback(job: Job, paths: JobPaths, result: JobResult) -> bool:
     """Stage 6: nbgrader's feedback from sanitized copies (no hidden tests), the grader's notes on top."""
     import nbformat
 
@@ -52,11 +52,10 @@ def write_feedback(job: Job, paths: JobPaths, env: dict, result: JobResult) -> b
                 "**Grader's notes on this notebook**\n\n" + "\n".join(f"* {markdown_literal(t)}" for t in lines)))
         nbformat.write(nb, clean / path.name)
     if any(clean.glob("*.ipynb")):
-        args = course_args(paths.course, paths.db, autograded="for_feedback")
-        proc = run_nbgrader(["generate_feedback", ASSIGNMENT, f"--student={job.student}", *args], paths.tmp, env,
-                         job.timeout)
-        if proc.returncode != 0:
-            result.error = "nbgrader generate_feedback failed: " + last_error(proc.stdout + proc.stderr)
+        run = run_converter("generate_feedback", ASSIGNMENT, job.student,
+                            course_config(paths.course, paths.db, autograded="for_feedback"))
+        if not run.ok:
+            result.error = "nbgrader generate_feedback failed: " + last_error(run.log)
             return False
     feedback = paths.course / "feedback" / job.student / ASSIGNMENT
     result.feedback = {p.name: p.read_bytes() for p in sorted(feedback.glob("*.html"))}

@@ -14,30 +14,32 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
+from traitlets.config import Config
+
 from autograder.course import release
 from autograder.grading import late as late_mod
-from autograder.grading.commands import course_args, die_with_parent, last_error, run_nbgrader
+from autograder.grading.commands import CONFIG_FILE, course_config, last_error, run_converter
 from autograder.grading.feedback import write_feedback
 from autograder.grading.gradebook import quiet_sqlalchemy
 from autograder.grading.records import Job, JobPaths, JobResult
 from autograder.grading.verdicts import ACCURACY_CELL as JUDGED_ACCURACY_CELL
-from autograder.grading.verdicts import run_judge
+from autograder.grading.verdicts import ReadyJudge, discard, run_judge, start_judge
 from autograder.sandbox import launcher as sandbox
-from autograder.sandbox.execute import INCIDENTS_ENV
+from autograder.sandbox.process import die_with_parent
 from mnistcnn import screening
 from mnistcnn.constants import ASSIGNMENT, JUDGE_CELL_TIMEOUT
 from mnistcnn.grading import RECORD_ENV
 
 ACCURACY_CELL = JUDGED_ACCURACY_CELL[1]
-CONFIG_FILE = release.ROOT / "autograder" / "course" / "nbgrader_config.py"
+__all__ = ["CONFIG_FILE", "grade_one", "job_env", "kernel_env", "mnist_file", "SandboxUnavailable"]
 
 
-def job_env(threads: int, record_dir: Path | None = None) -> dict:
-    """Environment of a grading job: the course's TensorFlow settings and a fixed thread count."""
+def kernel_env(threads: int, record_dir: Path | None = None) -> dict:
+    """What a job adds to the environment of its kernels and its judge: the course's TensorFlow
+    settings, a fixed thread count, and the recording folder (kernels only)."""
     from mnistcnn import TF_ENV
 
-    env = release.tool_env()
-    env.update(TF_ENV)
+    env = dict(TF_ENV)
     env.update({
         "MNISTCNN_THREADS": str(threads),  # applied by mnistcnn.quiet_tensorflow() in the kernel
         "OMP_NUM_THREADS": str(threads),
@@ -47,6 +49,13 @@ def job_env(threads: int, record_dir: Path | None = None) -> dict:
     })
     if record_dir is not None:
         env[RECORD_ENV] = str(record_dir)
+    return env
+
+
+def job_env(threads: int, record_dir: Path | None = None) -> dict:
+    """Environment of a grading job's processes: nbgrader's tools first on PATH, :func:`kernel_env`."""
+    env = release.tool_env()
+    env.update(kernel_env(threads, record_dir))
     return env
 
 
@@ -64,16 +73,18 @@ def _lay_out(job: Job) -> JobPaths:
     if job.timestamp:
         (sub / "timestamp.txt").write_text(job.timestamp)
     (paths.course / "gradebook.db").write_bytes(job.template_db)
-    (tmp / "nbgrader_config.py").write_text(f"load_subconfig({str(CONFIG_FILE)!r})\n")
     paths.record.mkdir()
     paths.evidence.mkdir()
     return paths
 
 
-def _environments(job: Job, paths: JobPaths) -> tuple[dict, dict, list[str] | None]:
-    """Stage 2: the kernels' environment (sandboxed when asked), and the judge's command prefix."""
-    env = job_env(job.threads, paths.record)
-    env[INCIDENTS_ENV] = str(paths.tmp / "incidents.jsonl")
+def _environments(job: Job, paths: JobPaths) -> tuple[Config, dict, list[str] | None]:
+    """Stage 2: the kernels' settings (sandboxed when asked), the judge's environment and command prefix."""
+    execute = Config()
+    execute.CourseExecute.kernel_env = kernel_env(job.threads, paths.record)
+    execute.CourseExecute.incidents_file = str(paths.tmp / "incidents.jsonl")
+    execute.CourseExecute.evidence_dir = str(paths.evidence)
+    execute.CourseExecute.kernel_output = os.devnull  # the kernel process's own messages, unbounded: dropped
     judge_env, prefix = job_env(job.threads), None
     if job.sandbox:
         why = sandbox.unavailable_reason()
@@ -83,8 +94,8 @@ def _environments(job: Job, paths: JobPaths) -> tuple[dict, dict, list[str] | No
         paths.runtime = Path(tempfile.mkdtemp(prefix="mnj-"))  # short paths: Unix socket names are limited
         config = paths.tmp / "sandbox.json"
         config.write_text(json.dumps({"limits": job.sandbox["limits"], "data": data, "rw": [str(paths.record)]}))
-        env[sandbox.ENV_VAR] = str(config)
-        env["MNISTCNN_SANDBOX_RUNTIME"] = str(paths.runtime)
+        execute.CourseExecute.sandbox_config = str(config)
+        execute.CourseExecute.sandbox_runtime = str(paths.runtime)
         judging = paths.tmp / "judge-sandbox.json"  # the evidence and the grader's own code, read-only
         judging.write_text(json.dumps({"limits": job.sandbox["limits"], "data": data,
                                        "ro": [str(paths.evidence), str(release.ROOT / "autograder")]}))
@@ -92,20 +103,24 @@ def _environments(job: Job, paths: JobPaths) -> tuple[dict, dict, list[str] | No
         prefix = [sys.executable, "-m", "autograder.sandbox", "run", "--config", str(judging),
                   "--run-dir", str(paths.runtime / "judge"), "--events", str(paths.runtime / "judge-events.json"),
                   "--"]
-        judge_env.update(release.tool_env())
-    return env, judge_env, prefix
+    return execute, judge_env, prefix
 
 
-def _autograde(job: Job, paths: JobPaths, env: dict, result: JobResult) -> bool:
-    """Stage 3: nbgrader autograde in the (sandboxed) kernels; evidence collected cell by cell."""
-    args = [*course_args(paths.course, paths.db), f"--CourseExecute.evidence_dir={paths.evidence}"]
-    if job.cell_timeout:
-        args.append(f"--Execute.timeout={int(job.cell_timeout)}")
+def _autograde(job: Job, paths: JobPaths, execute: Config, result: JobResult) -> bool:
+    """Stage 3: nbgrader's autograde, in this process, in the (sandboxed) kernels; evidence collected
+    cell by cell. Past the job's timeout the running kernel is stopped and the job fails."""
     if job.files:
-        proc = run_nbgrader(["autograde", ASSIGNMENT, f"--student={job.student}", *args], paths.tmp, env, job.timeout)
-        result.log = (proc.stdout + proc.stderr)[-4000:]
-        if proc.returncode != 0:
-            result.error = "nbgrader autograde failed: " + last_error(proc.stdout + proc.stderr)
+        config = course_config(paths.course, paths.db)
+        config.merge(execute)
+        config.CourseExecute.deadline = time.time() + job.timeout
+        if job.cell_timeout:
+            config.Execute.timeout = int(job.cell_timeout)
+        run = run_converter("autograde", ASSIGNMENT, job.student, config)
+        result.log = run.log[-4000:]
+        if not run.ok:
+            if time.time() >= config.CourseExecute.deadline:
+                raise subprocess.TimeoutExpired("nbgrader autograde", job.timeout)
+            result.error = "nbgrader autograde failed: " + last_error(run.log)
             return False
     else:  # nothing usable was handed in: every test gets 0, nothing runs
         from nbgrader.api import Gradebook
@@ -126,12 +141,25 @@ def _autograde(job: Job, paths: JobPaths, env: dict, result: JobResult) -> bool:
     return True
 
 
-def _judge(job: Job, paths: JobPaths, env: dict, prefix: list[str] | None) -> list[dict]:
+def _judge_events(paths: JobPaths) -> str | None:
+    return str(paths.runtime / "judge-events.json") if paths.runtime else None
+
+
+def _start_judge(job: Job, paths: JobPaths, env: dict, prefix: list[str] | None) -> ReadyJudge | None:
+    """Stage 2b: the judging process, started while the notebooks run (it imports TensorFlow and loads
+    its data, then waits: it reads no evidence before the notebooks have run)."""
+    if not job.files:
+        return None
+    return start_judge(str(paths.evidence), sorted(job.files), job.threshold, env=env, cwd=str(paths.tmp),
+                       prefix=prefix, preexec_fn=die_with_parent)
+
+
+def _judge(job: Job, paths: JobPaths, env: dict, prefix: list[str] | None, ready: ReadyJudge | None) -> list[dict]:
     """Stage 4: every graded cell judged from its evidence in a clean (sandboxed) process."""
-    events = str(paths.runtime / "judge-events.json") if paths.runtime else None
+    wall = sandbox.Limits.from_dict(job.sandbox["limits"]).wall if job.sandbox else float("inf")
     return run_judge(str(paths.evidence), sorted(job.files), job.threshold, env=env, cwd=str(paths.tmp),
                      prefix=prefix, cell_timeout=min(job.timeout, JUDGE_CELL_TIMEOUT), preexec_fn=die_with_parent,
-                     events=events)
+                     events=_judge_events(paths), ready=ready, wall=wall)
 
 
 def _accuracy_note(verdict: dict, threshold: float, max_score: float) -> tuple[float | None, str, str]:
@@ -234,27 +262,30 @@ def grade_one(job: Job) -> JobResult:
     result = JobResult(job.student, job.input_sha, pid=os.getpid(), host=os.uname().nodename,
                        incidents=list(job.incidents), sandbox="bubblewrap" if job.sandbox else "none",
                        threshold=job.threshold)
-    paths = None
+    paths = ready = None
     try:
         if job.started_marker:  # lets a test see which worker runs which job
             Path(job.started_marker).parent.mkdir(parents=True, exist_ok=True)
             Path(job.started_marker).write_text(str(os.getpid()))
+        release.use_tool_path()  # nbgrader's Gradebook runs `alembic` from PATH
         paths = _lay_out(job)
-        env, judge_env, prefix = _environments(job, paths)
-        if not _autograde(job, paths, env, result):
+        execute, judge_env, prefix = _environments(job, paths)
+        ready = _start_judge(job, paths, judge_env, prefix)
+        if not _autograde(job, paths, execute, result):
             return result
         t_judge = time.perf_counter()
-        verdicts = _judge(job, paths, judge_env, prefix)
+        verdicts, ready = _judge(job, paths, judge_env, prefix, ready), None
         result.judge_seconds = round(time.perf_counter() - t_judge, 2)
         _apply_verdicts(job, paths, verdicts, result)
         _apply_late(job, paths, result)
-        if write_feedback(job, paths, env, result):
+        if write_feedback(job, paths, result):
             result.status = "ok"
         return result
     except subprocess.TimeoutExpired as exc:
         result.error = f"grading took longer than {exc.timeout:.0f} s"
         return result
     finally:
+        discard(ready, _judge_events(paths) if paths else None)  # not used: autograde failed or timed out
         result.seconds = round(time.perf_counter() - t0, 1)
         for path in (paths.tmp, paths.runtime) if paths else ():
             if path:

@@ -4,6 +4,10 @@ runs the judging process (:mod:`autograder.grading.judge`) and survives it.
 The judging process reports each cell as it goes: a ``start`` line, then a ``verdict`` line. When it
 dies or stalls on a cell (evidence built to exhaust its memory or time), that cell fails with the
 reason, and a new process judges the cells left: one cell's evidence never costs the others.
+
+The first judging process may be started ahead (:func:`start_judge`), while the notebooks run: it
+imports TensorFlow and loads its data, then waits for its go (a line on its standard input) before
+it reads any evidence. One that has waited too long, or died waiting, is replaced by a fresh one.
 Light on purpose: the grading job imports this, not TensorFlow.
 """
 
@@ -63,17 +67,81 @@ def judge_command(evidence: str, cells: list[tuple[str, str]], threshold: float)
             ",".join(f"{nb}:{cell}" for nb, cell in cells), "--threshold", str(threshold)]
 
 
+#: A judging process started ahead is used only if it waited at most this long (its sandbox's
+#: wall-clock limit runs from its start).
+READY_MAX_AGE = 600.0
+
+
+@dataclass
+class ReadyJudge:
+    """A judging process started ahead, waiting for its go."""
+
+    proc: subprocess.Popen
+    err: object  # its standard error (a temporary file)
+    cells: list
+    started: float
+
+
+def start_judge(evidence: str, notebooks: list[str], threshold: float, *, env: dict, cwd: str,
+                prefix: list[str] | None = None, preexec_fn=None) -> ReadyJudge:
+    """The judging process of every graded cell of ``notebooks``, started now, judging on its go."""
+    todo = [(nb, cell) for nb in notebooks for cell in cells_of(nb)]
+    cmd = [*(prefix or []), *judge_command(evidence, todo, threshold), "--wait"]
+    err = tempfile.TemporaryFile(mode="w+")
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env, cwd=cwd,
+                            preexec_fn=preexec_fn)
+    return ReadyJudge(proc, err, todo, time.monotonic())
+
+
+def discard(ready: ReadyJudge | None, events: str | None = None) -> None:
+    """Stop a judging process started ahead that will not be used (and clean up after its sandbox)."""
+    if ready is None:
+        return
+    if ready.proc.poll() is None:
+        _stop(ready.proc)
+    for stream in (ready.proc.stdin, ready.proc.stdout, ready.err):
+        try:
+            stream.close()
+        except OSError:
+            pass
+    _sandbox_reason(events)
+
+
+def _go(ready: ReadyJudge | None, todo: list, wall: float, events: str | None) -> ReadyJudge | None:
+    """The process started ahead, told to go, if it can judge ``todo``; else None (and it is stopped)."""
+    if ready is None:
+        return None
+    usable = ready.cells == todo and ready.proc.poll() is None and \
+        time.monotonic() - ready.started <= min(READY_MAX_AGE, wall / 4)
+    if usable:
+        try:
+            ready.proc.stdin.write(b"go\n")
+            ready.proc.stdin.close()
+            return ready
+        except OSError:
+            pass
+    discard(ready, events)
+    return None
+
+
 def run_judge(evidence: str, notebooks: list[str], threshold: float, *, env: dict, cwd: str,
               prefix: list[str] | None = None, cell_timeout: float = JUDGE_CELL_TIMEOUT, preexec_fn=None,
-              events: str | None = None) -> list[dict]:
+              events: str | None = None, ready: ReadyJudge | None = None, wall: float = 3600.0) -> list[dict]:
     """Every graded cell of ``notebooks`` judged; a cell whose judging kills or stalls the process fails
-    alone, with the reason, and the rest is judged by a new process."""
+    alone, with the reason, and the rest is judged by a new process. ``ready``: the first process, started
+    ahead by :func:`start_judge` (``wall``: its sandbox's wall-clock limit)."""
     todo = [(nb, cell) for nb in notebooks for cell in cells_of(nb)]
     verdicts: dict[tuple[str, str], dict] = {}
+    ready = _go(ready, todo, wall, events)
     while len(verdicts) < len(todo):
         left = [c for c in todo if c not in verdicts]
-        done, stuck, why = _one_run([*(prefix or []), *judge_command(evidence, left, threshold)], env, cwd,
-                                    cell_timeout, preexec_fn)
+        if ready is not None:
+            with ready.err:
+                done, stuck, why = _watch(ready.proc, ready.err, cell_timeout)
+            ready = None
+        else:
+            done, stuck, why = _one_run([*(prefix or []), *judge_command(evidence, left, threshold)], env, cwd,
+                                        cell_timeout, preexec_fn)
         why = _sandbox_reason(events) or why
         verdicts.update(done)
         if stuck is not None:
@@ -88,40 +156,45 @@ def run_judge(evidence: str, notebooks: list[str], threshold: float, *, env: dic
 
 def _one_run(cmd: list[str], env: dict, cwd: str, cell_timeout: float, preexec_fn):
     """Run the judging process once: the verdicts it gave, the cell it stopped on, and why."""
-    done: dict[tuple[str, str], dict] = {}
-    current, why = None, ""
     with tempfile.TemporaryFile(mode="w+") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env, cwd=cwd, preexec_fn=preexec_fn)
-        sel = selectors.DefaultSelector()
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + cell_timeout + 120  # the process's own start
-        buffer = b""
-        try:
-            while True:
-                if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
-                    why = f"took longer than {cell_timeout:.0f} s"
-                    _stop(proc)
-                    break
-                data = os.read(proc.stdout.fileno(), 65536)  # unbuffered: select sees every pending byte
-                if not data:
-                    break
-                *lines, buffer = (buffer + data).split(b"\n")
-                for line in lines:
-                    msg = _parse(line)
-                    if "start" in msg:
-                        current, deadline = tuple(msg["start"]), time.monotonic() + cell_timeout
-                    elif "verdict" in msg:
-                        v = msg["verdict"]
-                        done[(v["notebook"], v["cell"])], current = v, None
-        finally:
-            sel.close()
-            proc.stdout.close()
-            code = proc.wait()
-        if not why:
-            err.seek(0)
-            lines = [ln for ln in err.read().strip().splitlines() if ln.strip()]
-            why = (f"stopped the judging process (exit status {code}"
-                   + (f": {lines[-1][:200]}" if lines else "") + ")")
+        return _watch(proc, err, cell_timeout)
+
+
+def _watch(proc: subprocess.Popen, err, cell_timeout: float):
+    """Follow a judging process to its end: the verdicts it gave, the cell it stopped on, and why."""
+    done: dict[tuple[str, str], dict] = {}
+    current, why = None, ""
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + cell_timeout + 120  # the process's own start
+    buffer = b""
+    try:
+        while True:
+            if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
+                why = f"took longer than {cell_timeout:.0f} s"
+                _stop(proc)
+                break
+            data = os.read(proc.stdout.fileno(), 65536)  # unbuffered: select sees every pending byte
+            if not data:
+                break
+            *lines, buffer = (buffer + data).split(b"\n")
+            for line in lines:
+                msg = _parse(line)
+                if "start" in msg:
+                    current, deadline = tuple(msg["start"]), time.monotonic() + cell_timeout
+                elif "verdict" in msg:
+                    v = msg["verdict"]
+                    done[(v["notebook"], v["cell"])], current = v, None
+    finally:
+        sel.close()
+        proc.stdout.close()
+        code = proc.wait()
+    if not why:
+        err.seek(0)
+        lines = [ln for ln in err.read().strip().splitlines() if ln.strip()]
+        why = (f"stopped the judging process (exit status {code}"
+               + (f": {lines[-1][:200]}" if lines else "") + ")")
     return done, current, why
 
 

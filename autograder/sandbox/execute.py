@@ -6,8 +6,8 @@ with about a thousand outputs, nbgrader's LimitOutput cuts them off before the l
 feedback page lists them all. Merging the streams and applying the carriage returns (what
 nbclient's ``coalesce_streams`` does) leaves what a student sees in JupyterLab: one line per epoch.
 
-Sandbox. When ``$MNISTCNN_SANDBOX`` names a sandbox configuration (``mnistcnn-grade`` sets it), the
-kernel is started through :mod:`autograder.sandbox` (bubblewrap, limits, watchdog) and talks to
+Sandbox. When ``CourseExecute.sandbox_config`` names a sandbox configuration (``mnistcnn-grade``'s jobs
+set it), the kernel is started through :mod:`autograder.sandbox` (bubblewrap, limits, watchdog) and talks to
 nbgrader over Unix sockets in a folder of its own. When the sandbox stops the kernel (a limit) or
 the kernel dies (``sys.exit`` is caught by IPython, ``os._exit`` is not), the cell that was running
 gets an error saying why, every later code cell gets an error saying it was not run, and grading
@@ -16,8 +16,8 @@ goes on with the next notebook: the points earned before keep counting.
 Output. What a notebook prints is kept up to ``Limits.output`` bytes; beyond that it is dropped
 (with a note in the cell), and beyond ten times that the kernel is stopped.
 
-What happened is appended, one JSON line per event, to ``$MNISTCNN_INCIDENTS`` (written by nbgrader's
-process, outside the sandbox), which the grader turns into lines of feedback and of the class report.
+What happened is appended, one JSON line per event, to ``CourseExecute.incidents_file`` (written by
+nbgrader's process, outside the sandbox), which the grader turns into lines of feedback and of the class report.
 
 Evidence. As soon as a cell has run, what it wrote into the recording folder's ``evidence/``
 (:mod:`mnistcnn.evidence`) is moved to ``CourseExecute.evidence_dir/<notebook>/<grade_id>/``,
@@ -25,6 +25,13 @@ outside the kernel's reach, where :mod:`autograder.grading.judge` reads it. Only
 (no links, no folders), and at most ``max_evidence_files`` files and ``max_evidence_bytes`` bytes
 per cell; the rest is deleted and the cell's evidence marked as refused, with the reason. What a
 cell that is not a graded test writes is deleted.
+
+Settings. Every setting is a configurable trait (``nbgrader autograde --help-all`` lists them, the
+grading job sets them in the traitlets configuration it hands nbgrader); the environment only carries
+what the kernel itself needs (``CourseExecute.kernel_env``: the recording folder, thread counts).
+
+Deadline. ``CourseExecute.deadline`` (seconds since the epoch) bounds the whole run: when it passes,
+the running kernel is stopped and no other notebook is started (:class:`DeadlinePassed`).
 """
 
 from __future__ import annotations
@@ -36,39 +43,47 @@ import signal
 import stat
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.util import run_sync
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from nbgrader.utils import is_grade
-from traitlets import Bool, Int, Unicode
+from traitlets import Bool, Dict, Float, Int, Unicode
 
 from autograder.sandbox import launcher as sandbox
 from mnistcnn.grading import RECORD_ENV
 from mnistcnn.screening import grade_id
 
-INCIDENTS_ENV = "MNISTCNN_INCIDENTS"
 
-
-def note_incident(notebook: str, kind: str, text: str, cell: str | None = None) -> None:
-    path = os.environ.get(INCIDENTS_ENV)
+def note_incident(path: str, notebook: str, kind: str, text: str, cell: str | None = None) -> None:
+    """One line of ``path`` (nothing without a path)."""
     if not path:
         return
     with open(path, "a") as f:
         f.write(json.dumps({"notebook": notebook, "cell": cell, "kind": kind, "text": text}) + "\n")
 
 
+class DeadlinePassed(RuntimeError):
+    """The run went past ``CourseExecute.deadline``: its kernel was stopped, the rest is not run."""
+
+
 class SandboxedKernelManager(AsyncKernelManager):
     """A kernel started inside the sandbox, reached over Unix sockets in its own folder."""
 
+    sandbox_config = Unicode("", help="The sandbox configuration (JSON file) the kernel starts in").tag(config=True)
+    runtime_dir = Unicode("", help="Folder of the kernels' own folders (short: Unix socket paths are "
+                          "limited); empty: the system's temporary folder").tag(config=True)
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.sandbox_config = os.environ[sandbox.ENV_VAR]
-        base = os.environ.get("MNISTCNN_SANDBOX_RUNTIME") or None  # short: Unix socket paths are limited
-        self.sandbox_dir = Path(tempfile.mkdtemp(prefix="mnk-", dir=base))
+        if not self.sandbox_config:
+            raise ValueError("SandboxedKernelManager.sandbox_config is not set")
+        self.sandbox_dir = Path(tempfile.mkdtemp(prefix="mnk-", dir=self.runtime_dir or None))
         for sub in ("run", "work"):
             (self.sandbox_dir / sub).mkdir()
         self.transport = "ipc"
@@ -103,20 +118,54 @@ def _error(ename: str, evalue: str) -> NotebookNode:
 
 
 class CourseExecute(Execute):
+    """nbgrader's Execute as the course grades (see the module's documentation)."""
+
     coalesce_streams = Bool(True)
     evidence_dir = Unicode("", help="Folder the graded cells' evidence is moved to, per notebook and "
                            "grade_id (empty: evidence is not collected)").tag(config=True)
     max_evidence_files = Int(64, help="Files of evidence kept per cell").tag(config=True)
     max_evidence_bytes = Int(300 * 2**20, help="Bytes of evidence kept per cell").tag(config=True)
+    sandbox_config = Unicode("", help="The sandbox configuration (JSON file: limits, data, writable "
+                             "folders) every kernel starts in (empty: no sandbox)").tag(config=True)
+    sandbox_runtime = Unicode("", help="Folder of the sandboxed kernels' sockets and work folders (short: "
+                              "Unix socket paths are limited)").tag(config=True)
+    incidents_file = Unicode("", help="File what happened (limits, timeouts, dead kernels) is appended to, "
+                             "one JSON line per event (empty: not noted)").tag(config=True)
+    kernel_env = Dict(help="Environment variables added to the kernel's (the recording folder, thread "
+                      "counts)").tag(config=True)
+    kernel_output = Unicode("", help="File the kernels' own output (not the notebook's: the kernel process's "
+                            "stdout and stderr) is appended to (empty: this process's)").tag(config=True)
+    deadline = Float(0.0, help="Time (seconds since the epoch) by which the whole run must end: the kernel "
+                     "running then is stopped and no other notebook runs (0: none)").tag(config=True)
 
     def __init__(self, *args, **kwargs):
-        if os.environ.get(sandbox.ENV_VAR):
-            kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
         super().__init__(*args, **kwargs)
-        limits = {}
-        if os.environ.get(sandbox.ENV_VAR):
-            limits = json.loads(Path(os.environ[sandbox.ENV_VAR]).read_text()).get("limits", {})
+        limits = json.loads(Path(self.sandbox_config).read_text()).get("limits", {}) if self.sandbox_config else {}
         self.output_limit = sandbox.Limits.from_dict(limits).output
+        self.deadline_passed = False
+
+    def note_incident(self, kind: str, text: str, cell: str | None = None) -> None:
+        note_incident(self.incidents_file, self._notebook, kind, text, cell)
+
+    # -- kernels: sandboxed, with the job's environment
+    def create_kernel_manager(self):
+        if not self.sandbox_config:
+            return super().create_kernel_manager()
+        self.kernel_name = self.kernel_name or self.nb.metadata.get("kernelspec", {}).get("name") or ""
+        name = {"kernel_name": self.kernel_name} if self.kernel_name else {}
+        self.km = SandboxedKernelManager(**name, config=self.config, sandbox_config=self.sandbox_config,
+                                         runtime_dir=self.sandbox_runtime)
+        return self.km
+
+    async def async_start_new_kernel(self, **kwargs):
+        if self.kernel_env:
+            kwargs.setdefault("env", {**os.environ, **self.kernel_env})
+        if not self.kernel_output:
+            return await super().async_start_new_kernel(**kwargs)
+        with open(self.kernel_output, "ab") as out:  # the kernel keeps its own copy of the descriptor
+            return await super().async_start_new_kernel(stdout=out, stderr=out, **kwargs)
+
+    start_new_kernel = run_sync(async_start_new_kernel)  # nbclient binds its own coroutine: rebind to this one
 
     # -- bookkeeping per notebook
     def preprocess(self, nb, resources=None, km=None):
@@ -126,17 +175,38 @@ class CourseExecute(Execute):
         self._output_noted: set[int] = set()
         self._stop_sent = False
         self._last_km = None
+        if self.deadline_passed:
+            raise DeadlinePassed(f"not run: grading went past its deadline before {self._notebook}")
+        watch = self._deadline_watch()
         try:
             return super().preprocess(nb, resources, km)
         finally:
+            if watch is not None:
+                watch.cancel()
             self._after_kernel()
+            if self.deadline_passed:
+                raise DeadlinePassed(f"grading went past its deadline in {self._notebook}")
+
+    def _deadline_watch(self) -> threading.Timer | None:
+        """A timer that stops the kernel when the run's deadline passes."""
+        if not self.deadline:
+            return None
+        watch = threading.Timer(max(0.0, self.deadline - time.time()), self._on_deadline)
+        watch.daemon = True
+        watch.start()
+        return watch
+
+    def _on_deadline(self) -> None:
+        self.deadline_passed = True
+        self._last_km = getattr(self, "km", None) or self._last_km
+        self._kill_kernel()
 
     def _after_kernel(self) -> None:
         km = getattr(self, "_last_km", None)
         if isinstance(km, SandboxedKernelManager):
             report = km.sandbox_report()
             for note in report.get("notes", []):
-                note_incident(self._notebook, "processes", note)
+                self.note_incident("processes", note)
             km.remove_sandbox_dir()
 
     def _cell_name(self, cell, index) -> str:
@@ -170,7 +240,7 @@ class CourseExecute(Execute):
             self._collect_evidence(cell)
             if any(o.get("ename") == "CellTimeoutError" for o in cell.get("outputs", [])):
                 where = self._cell_name(cell, index)
-                note_incident(self._notebook, "timeout", f"{where} ran longer than the limit of {self.timeout} s "
+                self.note_incident("timeout", f"{where} ran longer than the limit of {self.timeout} s "
                               "per cell and was interrupted", where)
             return cell, resources
         except CellTimeoutError:  # interrupted, yet still busy: the kernel ignores interrupts
@@ -179,7 +249,7 @@ class CourseExecute(Execute):
                     "interrupted: the grader stopped the kernel")
             cell.outputs = [*cell.get("outputs", []), _error("CellTimeoutError", text)]
             self._dead = text
-            note_incident(self._notebook, "timeout", text + "; later cells were not run", where)
+            self.note_incident("timeout", text + "; later cells were not run", where)
             self._kill_kernel()
             return cell, resources
         except DeadKernelError:
@@ -187,13 +257,13 @@ class CourseExecute(Execute):
             where = self._cell_name(cell, index)
             cell.outputs = [*cell.get("outputs", []), _error("KernelStopped", text)]
             self._dead = f"{where}: {text}"
-            note_incident(self._notebook, kind, f"{text} (in {where}; later cells were not run)", where)
+            self.note_incident(kind, f"{text} (in {where}; later cells were not run)", where)
             return cell, resources
 
     # -- evidence, out of the kernel's reach
     def _collect_evidence(self, cell) -> None:
         """Move what the cell wrote into the recording folder's evidence/ to evidence_dir."""
-        record = os.environ.get(RECORD_ENV)
+        record = self.kernel_env.get(RECORD_ENV) or os.environ.get(RECORD_ENV)
         if not record or not self.evidence_dir:
             return
         gid = grade_id(cell) if is_grade(cell) and cell.cell_type == "code" else None
@@ -263,7 +333,7 @@ class CourseExecute(Execute):
                 where = self._cell_name(cell, cell_index)
                 outs.append(NotebookNode(output_type="stream", name="stdout", text=(
                     f"\n[grader: output beyond {self.output_limit / 2**20:.0f} MiB for this notebook is not kept]\n")))
-                note_incident(self._notebook, "output", f"more than {self.output_limit / 2**20:.0f} MiB of "
+                self.note_incident("output", f"more than {self.output_limit / 2**20:.0f} MiB of "
                               f"output; the rest was not kept (from {where})", where)
             if self._output_bytes > 10 * self.output_limit and not self._stop_sent:
                 self._stop_sent = True

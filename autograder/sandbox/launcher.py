@@ -1,8 +1,8 @@
 """The sandbox a student's code runs in at grading time: bubblewrap, plus limits and a watchdog.
 
 nbgrader runs a student's notebook in a Jupyter kernel with the instructor's permissions. When the
-grader sets ``$MNISTCNN_SANDBOX`` (``mnistcnn-grade`` always does, unless told ``--no-sandbox``),
-every kernel it starts is launched through this module instead::
+grader sets ``CourseExecute.sandbox_config`` (``mnistcnn-grade`` always does, unless told
+``--unsandboxed``), every kernel it starts is launched through this module instead::
 
     python -m autograder.sandbox run --config sandbox.json --run-dir R --work W --cwd C --events E \\
         -- python -m ipykernel_launcher -f R/kernel.json
@@ -42,7 +42,8 @@ import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-ENV_VAR = "MNISTCNN_SANDBOX"
+from autograder.sandbox import process
+
 GiB = 1024**3
 MiB = 1024**2
 
@@ -432,23 +433,15 @@ def _fmt_bytes(n: float) -> str:
     return f"{n / GiB:.1f} GiB" if n >= GiB else f"{n / MiB:.0f} MiB"
 
 
-def _stop_with_parent() -> None:
-    """SIGTERM to this launcher when the process that started it (nbgrader) dies: it then stops the
-    sandbox and removes its cgroups instead of leaving the kernel running to its wall limit."""
-    parent = os.getppid()
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001 - not Linux: bwrap's --die-with-parent still applies
-        return
-    if os.getppid() != parent:  # the parent died before the prctl
-        os.kill(os.getpid(), signal.SIGTERM)
-
-
 def run(config: dict, *, run_dir: str, work: str, cwd: str, events: str, inner: list[str]) -> int:
     """Start ``inner`` in the sandbox, watch it, write what happened to ``events``; return its exit code."""
-    _stop_with_parent()
+    # SIGTERM when the process that started it (the grading job) dies: it then stops the sandbox and
+    # removes its cgroups instead of leaving the kernel running to its wall limit.
+    process.stop_with_parent(signal.SIGTERM)
+    # Held until the handlers below are in place: a stop signal between the cgroups' creation and then
+    # would leave them behind. The sandboxed process gets them unblocked.
+    stop_signals = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
     limits = Limits.from_dict(config.get("limits", {}))
     if inner and not os.path.isabs(inner[0]):
         exe = os.path.abspath(inner[0]) if os.sep in inner[0] else shutil.which(inner[0]) or inner[0]
@@ -465,6 +458,7 @@ def run(config: dict, *, run_dir: str, work: str, cwd: str, events: str, inner: 
     is_root = os.geteuid() == 0
 
     def child_setup():
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
         os.setpgid(0, 0)
         groups.join(os.getpid())
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -496,8 +490,9 @@ def run(config: dict, *, run_dir: str, work: str, cwd: str, events: str, inner: 
         else:
             stop("stopped", "the grader stopped the notebook")
 
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
+    for sig in stop_signals:
         signal.signal(sig, on_signal)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
 
     t0 = time.monotonic()
     peak_rss, cpu_seen, last_disk, detached = 0, 0.0, 0.0, 0
