@@ -11,6 +11,8 @@ from pathlib import Path
 
 from tools.bench import __doc__ as DOCSTRING
 from tools.bench import report
+from tools.bench.baseline import CACHE as BASELINE_CACHE
+from tools.bench.baseline import prepare as prepare_baseline
 from tools.bench.common import DOC, ROOT, Log, clean_env, loadavg, machine, run_child
 from tools.bench.configs import kernel_env
 from tools.bench.training import bench_training, compare, flops_per_image
@@ -28,6 +30,7 @@ def measure(args) -> dict:
     cores = res["machine"]["cores"]
     t0 = time.perf_counter()
     log(f"machine: {res['machine']['cpu']}, {cores} cores, load {res['load_start']}")
+    prepare_baseline(args.baseline, log)  # before the measurements: once, and a failure shows at once
     res["matmul"] = run_child("matmul", {"reps": args.matmul_reps, "numpy": True}, clean_env(kernel_env()))
     log(f"matmul: numpy {res['matmul']['numpy_gflops']:.0f}, tf {res['matmul']['tf_gflops']:.0f} GFLOP/s")
     res["training"] = bench_training(args, cores, res["flops"]["train"], log)
@@ -70,7 +73,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--steps", type=int, help="timed training steps per run (default 224, quick 96)")
     ap.add_argument("--warmup", type=int, help="warm-up steps before timing (default 64, quick 32)")
     ap.add_argument("--grading-rounds", type=int, help="rounds of old and new grading jobs (default 3, quick 1)")
-    ap.add_argument("--baseline", default=BASELINE, help=f"the older grader's revision (default {BASELINE})")
+    ap.add_argument("--baseline", default=BASELINE,
+                    help=f"the older grader's revision (default {BASELINE}), run whole: its own checkout and venv, "
+                    "made once (~4 min, its `make setup`) in $XDG_CACHE_HOME/mnistcnn-bench/<sha>/ (here "
+                    f"{BASELINE_CACHE}/<sha>/) and kept")
     ap.add_argument("--no-two-workers", dest="two_workers", action="store_false",
                     help="skip the measured 2-worker grading run")
     ap.add_argument("--json", help="also write the raw measurements there (written after each section)")

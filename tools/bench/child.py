@@ -1,8 +1,8 @@
 """Entry point of a benchmark child process: ``python -m tools.bench.child NAME CONFIG-JSON``.
 
-Runs the program ``NAME`` of :mod:`tools.bench.children` (TensorFlow) or :mod:`tools.bench.gradejob`
-(one grading job) with its configuration and prints its answer as one line of JSON. Each child is a
-fresh process: TensorFlow reads its settings when it is imported.
+Runs the program ``NAME`` of :mod:`tools.bench.children` (TensorFlow) with its configuration and prints
+its answer as one line of JSON. Each child is a fresh process: TensorFlow reads its settings when it is
+imported. (A grading job is run by :mod:`tools.bench.gradejob`, with either grader's own python.)
 """
 
 from __future__ import annotations
@@ -13,14 +13,9 @@ import sys
 
 def main(argv: list[str]) -> int:
     name, cfg = argv[0], json.loads(argv[1]) if len(argv) > 1 else {}
-    if name == "grade_job":
-        from tools.bench import gradejob
+    from tools.bench import children
 
-        answer = gradejob.grade_job(cfg)
-    else:
-        from tools.bench import children
-
-        answer = children.PROGRAMS[name](cfg)
+    answer = children.PROGRAMS[name](cfg)
     print(json.dumps(answer))
     return 0
 

@@ -37,9 +37,14 @@ def clean_env(extra: dict) -> dict:
 def run_child(name: str, cfg: dict, env: dict, timeout: float = 1800) -> dict:
     """Run the child program ``name`` (:mod:`tools.bench.children`) in a fresh Python process with
     ``env``; its JSON answer, with the process's wall time as ``process_s``."""
-    cmd = [sys.executable, "-m", "tools.bench.child", name, json.dumps(cfg)]
+    return run_json([sys.executable, "-m", "tools.bench.child", name, json.dumps(cfg)], env, timeout, name)
+
+
+def run_json(cmd: list[str], env: dict, timeout: float, name: str, cwd: Path = ROOT) -> dict:
+    """Run ``cmd``, a program that answers with one line of JSON last; that answer, with the process's
+    wall time as ``process_s``."""
     t = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     wall = time.perf_counter() - t
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark child {name!r} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")

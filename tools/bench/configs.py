@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 from mnistcnn import TF_ENV
+from mnistcnn.constants import KERNEL_NAME
 
-KERNEL_JSON = Path(sys.prefix) / "share" / "jupyter" / "kernels" / "mnistcnn" / "kernel.json"
+KERNEL_JSON = Path(sys.prefix) / "share" / "jupyter" / "kernels" / KERNEL_NAME / "kernel.json"
 #: Run in turn in every round (A B C, B C A, ...): stock defaults, the shipped configuration (notebook 3's
 #: training cell: recipe.STEPS_PER_EXECUTION), and the nearest alternative to it (tf.constant tensors too).
 PAIRED = ("stock", "shipped", "tensors-spe32")

@@ -1,6 +1,15 @@
-"""One grading job, timed, by the grader of a given code tree: this checkout's, or an exported older
-revision's (``--baseline``). Runs in its own child process (:mod:`tools.bench.child`) with that tree
-first on ``sys.path`` and on ``PYTHONPATH``, so the two graders' code never meets in one process.
+"""One grading job, timed, by the grader installed in the interpreter that runs this file: this
+checkout's (its venv's python), or an older revision's (``--baseline``: the python of that revision's
+own venv, :mod:`tools.bench.baseline`). Run by file path, one job per process::
+
+    PYTHON tools/bench/gradejob.py CONFIG-JSON     # the job's answer, one line of JSON
+    PYTHON tools/bench/gradejob.py --describe      # the interpreter, its venv and its package versions
+
+Only Python's standard library is imported at the start: ``sys.path[0]`` is this folder, not a checkout,
+and the grader's modules come from the interpreter's environment (its editable install of the course).
+The job checks that ``autograder`` and ``mnistcnn`` were imported from ``cfg["tree"]`` and the named
+kernel from the interpreter's venv, and raises otherwise. The course's constants the job needs
+(threshold, time limit, kernel name) come in the configuration: an older tree may not have them.
 
 The job is made as ``grade_class`` makes it (screened notebooks, the released sources, a template
 gradebook, the sandbox's limits); only ``grade_one`` is timed.
@@ -9,9 +18,11 @@ gradebook, the sandbox's limits); only ``grade_one`` is timed.
 from __future__ import annotations
 
 import importlib
-import os
+import json
+import platform
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -22,47 +33,57 @@ LAYOUTS = {
         "intake": "autograder.grading.intake", "Workspace": "autograder.grading.gradebook:Workspace",
         "prepare_gradebook": "autograder.grading.gradebook:prepare_gradebook",
         "run": "autograder.grading.run", "Job": "autograder.grading.records:Job",
-        "grade_one": "autograder.grading.jobs:grade_one", "verdicts": "autograder.grading.verdicts"},
+        "grade_one": "autograder.grading.jobs:grade_one"},
     "flat": {  # autograder/grade.py and its neighbours (ed22d5f and before)
         "release": "autograder.release", "screen": "autograder.screen", "intake": "autograder.intake",
         "Workspace": "autograder.grade:Workspace", "prepare_gradebook": "autograder.grade:prepare_gradebook",
-        "run": "autograder.grade", "Job": "autograder.grade:Job", "grade_one": "autograder.grade:grade_one",
-        "verdicts": "autograder.verdicts"},
+        "run": "autograder.grade", "Job": "autograder.grade:Job", "grade_one": "autograder.grade:grade_one"},
 }
-
-#: The judging process runs with ``python -I`` (no PYTHONPATH): it is pointed at the tree explicitly.
-RUN_FROM_TREE = "import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); runpy.run_module({!r}, run_name='__main__')"
 
 
 def layout_of(tree: Path) -> str:
     return "grading-package" if (tree / "autograder" / "grading" / "jobs.py").exists() else "flat"
 
 
-def load(tree: Path) -> SimpleNamespace:
-    """The grader's pieces, imported from ``tree`` (put first on this process's path and its children's)."""
-    sys.path.insert(0, str(tree))
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(tree), *filter(None, [os.environ.get("PYTHONPATH")])])
-    parts = {}
+def load(tree: Path, kernel: str) -> SimpleNamespace:
+    """The grader's pieces, imported from this interpreter's environment, which must hold ``tree``'s."""
+    parts = {"origins": origins(tree, kernel)}
     for name, where in LAYOUTS[layout_of(tree)].items():
         module, _, attr = where.partition(":")
         parts[name] = getattr(importlib.import_module(module), attr) if attr else importlib.import_module(module)
-    found = Path(parts["release"].__file__).resolve()
-    if not found.is_relative_to(tree.resolve()):
-        raise RuntimeError(f"the grader was imported from {found}, not from {tree}")
     return SimpleNamespace(**parts)
 
 
-def judge_from_tree(verdicts, tree: Path) -> None:
-    """Make the judging process (``python -I -m MODULE``) import the grader from ``tree``: ``-I`` ignores
-    PYTHONPATH, and the environment's installed package is this checkout's."""
-    original = verdicts.judge_command
+def origins(tree: Path, kernel: str) -> dict:
+    """Where ``autograder``, ``mnistcnn`` and the named kernel came from; raise unless from ``tree`` (the
+    packages) and this interpreter's venv (the kernel spec)."""
+    from jupyter_client.kernelspec import KernelSpecManager
 
-    def judge_command(*args, **kwargs):
-        cmd = original(*args, **kwargs)
-        i = cmd.index("-m")
-        return [*cmd[:i], "-c", RUN_FROM_TREE.format(cmd[i + 1]), str(tree), *cmd[i + 2:]]
+    import autograder
+    import mnistcnn
 
-    verdicts.judge_command = judge_command
+    found = {"autograder": Path(autograder.__file__).parent, "mnistcnn": Path(mnistcnn.__file__).parent,
+             "kernel": Path(KernelSpecManager().get_kernel_spec(kernel).resource_dir)}
+    home = {"autograder": tree, "mnistcnn": tree, "kernel": Path(sys.prefix)}
+    for name, path in found.items():
+        if not path.resolve().is_relative_to(home[name].resolve()):
+            raise RuntimeError(f"{name} was found in {path}, not in {home[name]} ({sys.executable})")
+    return {name: str(path) for name, path in found.items()}
+
+
+def describe() -> dict:
+    """This interpreter, its venv and the versions of the packages that matter to the timings."""
+    def version(*dists: str) -> str | None:
+        for dist in dists:
+            try:
+                return metadata.version(dist)
+            except metadata.PackageNotFoundError:
+                pass
+        return None
+
+    return {"python": sys.executable, "venv": sys.prefix, "python_version": platform.python_version(),
+            "versions": {"tensorflow": version("tensorflow-cpu", "tensorflow"), "keras": version("keras"),
+                         "nbgrader": version("nbgrader")}}
 
 
 def template_gradebook(g: SimpleNamespace, work: Path, cache: Path | None) -> bytes:
@@ -76,36 +97,46 @@ def template_gradebook(g: SimpleNamespace, work: Path, cache: Path | None) -> by
     return data
 
 
-def make_job(g: SimpleNamespace, folder: Path, student: str, threads: int, work: Path, cache: Path | None):
-    """A job for the submission in ``folder`` (one notebook per file), as ``grade_class`` makes it."""
+def make_job(g: SimpleNamespace, cfg: dict):
+    """A job for the submission in ``cfg["folder"]`` (one notebook per file), as ``grade_class`` makes it;
+    ``cfg["wall"]`` is a notebook's time limit when there is no sandbox (else the sandbox's)."""
+    folder, cache = Path(cfg["folder"]), Path(cfg["template"]) if cfg.get("template") else None
     g.release.use_tool_path()
     names = g.run.notebook_names()
     files = {p.stem: p for p in sorted(folder.glob("*.ipynb")) if p.stem in names}
     released_by_nb = {p.stem: g.screen.released_cells(p) for p in sorted(g.release.NOTEBOOKS.glob("*.ipynb"))}
-    usable, notes = g.run.screen_submission(student, files, released_by_nb)
+    usable, notes = g.run.screen_submission(cfg["student"], files, released_by_nb)
     box = g.run.sandbox_setting(None, False)
-    wall = box["limits"].get("wall", 1800) if box else 1800
-    template = template_gradebook(g, work, cache)
+    wall = box["limits"].get("wall", cfg["wall"]) if box else cfg["wall"]
+    template = template_gradebook(g, Path(cfg["work"]), cache)
     solutions = {p.name: p.read_bytes() for p in sorted(g.release.SOLUTIONS.glob("*.ipynb"))}
-    return g.Job(student=student, input_sha=g.intake.sha256_files(files), files=usable,
+    return g.Job(student=cfg["student"], input_sha=g.intake.sha256_files(files), files=usable,
                  missing=[n for n in names if n not in usable], incidents=notes, solutions=solutions,
-                 released=g.run.released_sources(), template_db=template, threads=threads,
-                 timeout=len(names) * (wall + 120) + 600, threshold=0.99, sandbox=box)
+                 released=g.run.released_sources(), template_db=template, threads=cfg["threads"],
+                 timeout=len(names) * (wall + 120) + 600, threshold=cfg["threshold"], sandbox=box)
 
 
 def grade_job(cfg: dict) -> dict:
     """Grade ``cfg["folder"]`` as ``cfg["student"]`` with the grader of ``cfg["tree"]``: the job's
-    seconds (``grade_one`` timed here, and as the job timed itself), its status, score and accuracy."""
+    seconds (``grade_one`` timed here, and as the job timed itself), its status, score and accuracy, and
+    where its code came from."""
     tree = Path(cfg["tree"])
-    g = load(tree)
-    if cfg.get("judge_from_tree"):
-        judge_from_tree(g.verdicts, tree)
-    cache = Path(cfg["template"]) if cfg.get("template") else None
-    job = make_job(g, Path(cfg["folder"]), cfg["student"], cfg["threads"], Path(cfg["work"]), cache)
+    g = load(tree, cfg["kernel"])
+    job = make_job(g, cfg)
     start = time.perf_counter()
     result = g.grade_one(job)
     wall = time.perf_counter() - start
     grades = [c for nb in result.grades.values() for c in nb.values()]
     return {"job_s": wall, "seconds": result.seconds, "judge_s": result.judge_seconds, "status": result.status,
-            "error": result.error, "accuracy": result.accuracy, "layout": layout_of(tree),
+            "error": result.error, "accuracy": result.accuracy, "layout": layout_of(tree), "origins": g.origins,
             "score": [sum(c["auto_score"] or 0 for c in grades), sum(c["max_score"] or 0 for c in grades)]}
+
+
+def main(argv: list[str]) -> int:
+    answer = describe() if argv[:1] == ["--describe"] else grade_job(json.loads(argv[0]))
+    print(json.dumps(answer))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,6 +1,10 @@
 """Grading measurements: this grader's job and an older grader's (``--baseline``) in turn, round by
 round, for a correct and a blank submission, next to the same work in a bare Python process; the
-parts of the fixed cost; the throughput of whole class runs."""
+parts of the fixed cost; the throughput of whole class runs.
+
+Each grader runs with its own tree and venv: the older one is that revision whole, in its own checkout
+and venv (:mod:`tools.bench.baseline`), its jobs run by its own python; this one runs with this checkout's
+venv, as do the bare processes."""
 
 from __future__ import annotations
 
@@ -13,29 +17,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from tools.bench.common import ROOT, Log, clean_env, med, run_child
+from mnistcnn.constants import ACCURACY_THRESHOLD, CELL_TIMEOUT, KERNEL_NAME, STARTUP_TIMEOUT
+from tools.bench import baseline
+from tools.bench.common import ROOT, Log, clean_env, med, run_child, run_json
 from tools.bench.configs import grader_env
 
 SUBMISSIONS = ROOT / "tests" / "fixtures" / "submissions"
 #: The correct submission (it trains) and the blank one (it runs only the dense network).
 CORRECT, BLANK = "ada", "dee"
-
-
-def export_tree(rev: str, dest: Path) -> dict:
-    """The grader of revision ``rev``, exported (``git archive``) into ``dest``. Its ``mnistcnn``
-    package is left out: the environment has one installed copy of it (this checkout's), and the
-    sandboxed kernels import that one whatever the grader; the difference is recorded."""
-    sha = subprocess.run(["git", "rev-parse", "--verify", f"{rev}^{{commit}}"], cwd=ROOT, check=True,
-                         capture_output=True, text=True).stdout.strip()
-    dest.mkdir(parents=True)
-    archive = subprocess.run(["git", "archive", sha], cwd=ROOT, check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
-    shutil.rmtree(dest / "mnistcnn", ignore_errors=True)
-    diff = subprocess.run(["git", "diff", "--name-only", sha, "--", "mnistcnn"], cwd=ROOT, check=True,
-                          capture_output=True, text=True).stdout.split()
-    subject = subprocess.run(["git", "log", "-1", "--format=%s", sha], cwd=ROOT, check=True,
-                             capture_output=True, text=True).stdout.strip()
-    return {"rev": rev, "sha": sha, "subject": subject, "tree": str(dest), "mnistcnn_diff": diff}
+GRADEJOB = Path(__file__).with_name("gradejob.py")
+#: What a job needs of the course's constants, from this checkout (an older tree may lack them).
+JOB_CONSTANTS = {"threshold": ACCURACY_THRESHOLD, "wall": CELL_TIMEOUT, "kernel": KERNEL_NAME}
 
 
 def this_tree() -> dict:
@@ -44,7 +36,24 @@ def this_tree() -> dict:
 
     dirty = git("status", "--porcelain", "--", "autograder", "mnistcnn")
     return {"rev": git("rev-parse", "--short", "HEAD") + (" with uncommitted changes" if dirty else ""),
-            "subject": git("log", "-1", "--format=%s"), "tree": str(ROOT)}
+            "subject": git("log", "-1", "--format=%s"), "tree": str(ROOT), "python": sys.executable}
+
+
+def graders(rev: str, log: Log) -> dict:
+    """The older grader (its checkout and venv made first if needed) and this one, each with its
+    interpreter's description (:func:`tools.bench.gradejob.describe`)."""
+    out = {"old": baseline.prepare(rev, log), "new": this_tree()}
+    for g in out.values():
+        g.update(run_json([g["python"], str(GRADEJOB), "--describe"], clean_env({}), 120, "describe"))
+    old, new = (out[w]["versions"] for w in ("old", "new"))
+    log(f"grading: old grader {out['old']['sha'][:7]} with its venv {out['old']['venv']}, new grader with "
+        f"{out['new']['venv']}; " + ("both have " + versions_text(new) if old == new else
+                                     f"versions differ: old {versions_text(old)}, new {versions_text(new)}"))
+    return out
+
+
+def versions_text(versions: dict) -> str:
+    return ", ".join(f"{name} {v}" for name, v in versions.items())
 
 
 class Rounds:
@@ -59,9 +68,10 @@ class Rounds:
         work = self.work / f"{which}-{student}-{i}"
         folder = work / "in" / student
         shutil.copytree(SUBMISSIONS / student, folder)  # the same files for both graders
-        cfg = {"tree": g["tree"], "judge_from_tree": which == "old", "folder": str(folder), "student": student,
-               "threads": self.threads, "work": str(work / "ws"), "template": str(self.work / f"{which}-template.db")}
-        r = run_child("grade_job", cfg, clean_env({}), timeout=3600)
+        cfg = {"tree": g["tree"], "folder": str(folder), "student": student, "threads": self.threads,
+               "work": str(work / "ws"), "template": str(self.work / f"{which}-template.db"), **JOB_CONSTANTS}
+        r = run_json([g["python"], str(GRADEJOB), json.dumps(cfg)], clean_env({}), 3600, f"{which} grade_job",
+                     cwd=Path(g["tree"]))
         if r["status"] != "ok":
             raise RuntimeError(f"the {which} grader's job for {student} failed: {r['error']}")
         self.log(f"  {which} grader, {student}: job {r['job_s']:.1f} s (judging {r['judge_s'] or 0:.1f} s), "
@@ -88,16 +98,17 @@ class Rounds:
 def bench_grading(args, threads: int, log: Log, work: Path) -> dict:
     """Old and new grader in turn (old, new / new, old / ...) for the correct and the blank submission,
     with the bare processes in each round; then the fixed cost's parts and the throughput (new grader)."""
-    graders = {"old": export_tree(args.baseline, work / "baseline"), "new": this_tree()}
+    both = graders(args.baseline, log)
     students = [BLANK] if args.quick else [CORRECT, BLANK]
-    rounds = Rounds(graders, threads, work / "jobs", log)
+    rounds = Rounds(both, threads, work / "jobs", log)
     model = work / "bare-model.keras"
-    log(f"grading: {args.grading_rounds} round(s) of the old grader ({graders['old']['rev']}) and this "
+    log(f"grading: {args.grading_rounds} round(s) of the old grader ({both['old']['rev']}) and this "
         f"one in turn, for {', '.join(students)}, with the bare processes; {threads} threads")
     for i in range(args.grading_rounds):
         log(f" round {i + 1}/{args.grading_rounds}")
         rounds.run(i, students, model if i == 0 else None)
-    out = {"threads": threads, "graders": graders, "rounds": rounds.rounds, "students": students}
+    out = {"threads": threads, "graders": both, "rounds": rounds.rounds, "students": students,
+           "same_versions": both["old"]["versions"] == both["new"]["versions"]}
     if not args.quick:
         log("grading: the parts of the fixed cost, one by one")
         out["parts"] = fixed_cost_parts(model, threads)
@@ -162,7 +173,7 @@ def kernel_start_cost(env: dict) -> float:
     from jupyter_client.manager import start_new_kernel
 
     t = time.perf_counter()
-    km, kc = start_new_kernel(kernel_name="mnistcnn", env=env, startup_timeout=120)
+    km, kc = start_new_kernel(kernel_name=KERNEL_NAME, env=env, startup_timeout=STARTUP_TIMEOUT)
     try:
         reply = kc.execute_interactive("from mnistcnn import checks, data, plots, recipe\nimport keras",
                                        timeout=300, output_hook=lambda msg: None)

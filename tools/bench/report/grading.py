@@ -19,22 +19,41 @@ def short(text: str, n: int = 72) -> str:
 
 def graders(g: Grading) -> str:
     old, new = g.g["graders"]["old"], g.g["graders"]["new"]
-    diff = old.get("mnistcnn_diff")
     return "\n".join([
         "## 3. Grading", "",
         f"**Old against new, in one run.** The old grader is revision `{old['sha'][:7]}` (“{short(old['subject'])}”), "
-        f"exported with `git archive` and run from that tree (`--baseline {old['rev']}`); the new one is this "
-        f"checkout, `{new['rev']}` (“{short(new['subject'])}”). Each grading job runs in its own Python process "
-        "with its grader's code first on the path, in the same virtual environment, on the same submission files; only "
-        "`grade_one` is timed (nbgrader autograde of the 3 notebooks in sandboxed course kernels, every graded cell "
-        f"judged outside the kernel, feedback), with {g.g['threads']} threads; the template gradebook each job "
-        "starts from is made once per grader, outside the timing. The two graders alternate round by round (old, "
-        "new / new, old / ...), and each round also runs the same work in a bare `python` process with the "
-        "grader's environment: the 5-epoch training of notebook 3, its evaluation and the dense network (for the "
-        "correct submission), the dense network alone (for the blank one). Both graders' kernels import the "
-        "environment's one installed `mnistcnn` package, this checkout's"
-        + (f" (it differs from the old revision's in {', '.join(f'`{d}`' for d in diff)})." if diff else
-           ", the same as the old revision's."), ""])
+        f"{where_old(old)} (`--baseline {old['rev']}`); the new one is this checkout, `{new['rev']}` "
+        f"(“{short(new['subject'])}”){where_new(new)}. Each grading job runs in its own Python process, on the "
+        "same submission files; only `grade_one` is timed (nbgrader autograde of the 3 notebooks in sandboxed course "
+        f"kernels, every graded cell judged outside the kernel, feedback), with {g.g['threads']} threads; the "
+        "template gradebook each job starts from is made once per grader, outside the timing. The two graders "
+        "alternate round by round (old, new / new, old / ...), and each round also runs the same work in a bare "
+        "`python` process of this checkout's venv with the grader's environment: the 5-epoch training of notebook 3, "
+        "its evaluation and the dense network (for the correct submission), the dense network alone (for the blank "
+        f"one).{versions(g.g, old, new)}", ""])
+
+
+def where_old(old: dict) -> str:
+    if "venv" not in old:  # a run from before the baseline had its own venv
+        diff = ", ".join(f"`{d}`" for d in old.get("mnistcnn_diff") or [])
+        return ("exported with `git archive` and run from that tree in this checkout's venv, its kernels importing "
+                "this checkout's `mnistcnn`" + (f" (it differs in {diff})" if diff else ""))
+    return ("whole: its own checkout with its own venv (made once, in the benchmark's cache), so its own "
+            "`autograder`, `mnistcnn` and course kernel, each job run by that venv's python")
+
+
+def where_new(new: dict) -> str:
+    return ", with this checkout's venv" if "venv" in new else ""
+
+
+def versions(run: dict, old: dict, new: dict) -> str:
+    if "versions" not in old:
+        return ""
+    text = ", ".join(f"{name} {v}" for name, v in new["versions"].items())
+    if run.get("same_versions"):
+        return f" Both venvs have the same {text} (Python {new['python_version']})."
+    other = ", ".join(f"{name} {v}" for name, v in old["versions"].items())
+    return f" **The venvs differ**: the old one has {other}, the new one {text}."
 
 
 def rounds_table(g: Grading) -> str:
