@@ -110,8 +110,9 @@ def fixed_parts(res: dict, g: Grading) -> list[tuple[str, float, int, str]]:
         return []
     cells12 = sum(max(0.0, r["seconds"] - parts["nbgrader_start"] - parts["kernel_start_imports"])
                   for r in res["validate"] if not r["trains"])
-    known = [("an nbgrader command's start (`nbgrader --version`)", parts["nbgrader_start"], 2,
-              "autograde, generate_feedback"),
+    known = [("an nbgrader command's start (`nbgrader --version`)", parts["nbgrader_start"], 0,
+              "the old grader started two, autograde and generate_feedback; the new one runs nbgrader's converters "
+              "in the job's own process"),
              ("a course kernel's start with the notebooks' imports (TensorFlow, Keras, matplotlib)",
               parts["kernel_start_imports"], 2, "notebooks 1 and 2; notebook 3's kernel is set against the bare "
               "process's own start"),
@@ -120,8 +121,8 @@ def fixed_parts(res: dict, g: Grading) -> list[tuple[str, float, int, str]]:
     judge = [r["ada"]["new"]["judge_s"] for r in g.rounds if r["ada"]["new"].get("judge_s") is not None]
     if judge:
         known.append(("the grader's judging process: every graded cell's evidence and the trained model's accuracy, "
-                      "in one clean sandboxed process (timed inside the job, median of the rounds)", med(judge), 1,
-                      "its sandbox start included"))
+                      "in one clean sandboxed process (timed inside the job from the end of the notebooks, median of the "
+                      "rounds)", med(judge), 1, "it starts, imports and loads MNIST while the notebooks run"))
     known.append(("the graded tests writing their evidence in the kernel (checks with a recording folder against "
                   "without, median of 3)", parts["evidence_write"], 1, ""))
     if parts["sandbox_start"] == parts["sandbox_start"]:  # not NaN: the sandbox ran here
