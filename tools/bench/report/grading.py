@@ -121,8 +121,8 @@ def fixed_parts(res: dict, g: Grading) -> list[tuple[str, float, int, str]]:
     judge = [r["ada"]["new"]["judge_s"] for r in g.rounds if r["ada"]["new"].get("judge_s") is not None]
     if judge:
         known.append(("the grader's judging process: every graded cell's evidence and the trained model's accuracy, "
-                      "in one clean sandboxed process (timed inside the job from the end of the notebooks, median of the "
-                      "rounds)", med(judge), 1, "it starts, imports and loads MNIST while the notebooks run"))
+                      "in one clean sandboxed process (timed inside the job from the end of the notebooks, median of "
+                      "the rounds)", med(judge), 1, "it starts, imports and loads MNIST while the notebooks run"))
     known.append(("the graded tests writing their evidence in the kernel (checks with a recording folder against "
                   "without, median of 3)", parts["evidence_write"], 1, ""))
     if parts["sandbox_start"] == parts["sandbox_start"]:  # not NaN: the sandbox ran here
