@@ -75,9 +75,8 @@ def course(tmp_path_factory) -> Path:
     notebook that prints a warning and then errors (broken/)."""
     course = tmp_path_factory.mktemp("course")
     shutil.copy(ROOT / "nbgrader_config.py", course)
-    (course / "autograder").mkdir()
-    for name in ("__init__.py", "nbgrader_config.py"):
-        shutil.copy(ROOT / "autograder" / name, course / "autograder" / name)
+    (course / "autograder" / "course").mkdir(parents=True)  # the configuration the top-level file loads
+    shutil.copy(ROOT / "autograder" / "course" / "nbgrader_config.py", course / "autograder" / "course")
     for folder in ("notebooks", "solutions"):
         shutil.copytree(ROOT / folder / ASSIGNMENT, course / folder / ASSIGNMENT)
     solved = release.solved_copy(course / "solved" / ASSIGNMENT)

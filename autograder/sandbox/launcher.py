@@ -31,6 +31,7 @@ sandbox, where the grader (``autograder.sandbox.execute``) reads it for the stud
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import resource
@@ -319,14 +320,20 @@ class Cgroups:
             time.sleep(0.05)
 
     @staticmethod
-    def _rmdir(path: Path) -> None:
-        for _ in range(40):
+    def _rmdir(path: Path, wait: float = 15.0) -> None:
+        """Remove a cgroup; while it is busy (its killed processes still exiting, which takes seconds for
+        a large kernel on a loaded machine) try again, for at most ``wait`` seconds."""
+        deadline = time.monotonic() + wait
+        while True:
             try:
                 path.rmdir()
                 return
             except FileNotFoundError:
                 return
-            except OSError:
+            except OSError as exc:
+                if exc.errno != errno.EBUSY or time.monotonic() > deadline:
+                    return
+                Cgroups.kill_procs(path, tries=1)
                 time.sleep(0.05)
 
     def remove(self) -> None:
