@@ -201,3 +201,42 @@ def test_a_child_dies_with_the_process_that_started_it(tmp_path):
         time.sleep(0.1)
     os.kill(child, 9)
     raise AssertionError("the child outlived its parent")
+
+
+@pytest.mark.parametrize("how", ["launcher", "group"])
+def test_a_killed_launcher_leaves_no_cgroup(tmp_path, how):
+    """SIGKILL, which no handler sees, to the launcher alone or to its whole process group (as
+    jupyter_client stops a kernel that does not shut down): its cgroups and processes still go."""
+    for d in ("run", "work"):
+        (tmp_path / d).mkdir()
+    (tmp_path / "sandbox.json").write_text(json.dumps({"limits": {}}))
+    events = tmp_path / "events.json"
+    marker = f"mnistcnn-killed-launcher-{os.getpid()}-{how}"
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "autograder.sandbox", "run", "--config", str(tmp_path / "sandbox.json"),
+         "--run-dir", str(tmp_path / "run"), "--work", str(tmp_path / "work"),
+         "--events", str(events), "--cwd", str(tmp_path / "work"), "--", sys.executable, "-c",
+         "import time; open('started', 'w').close(); time.sleep(300)", marker],
+        env={**os.environ, **release.tool_env()}, start_new_session=True)
+    try:
+        deadline = time.time() + 60
+        while not (tmp_path / "work" / "started").exists():
+            assert time.time() < deadline and launcher.poll() is None, "the sandboxed process did not start"
+            time.sleep(0.1)
+        dirs = sandbox.read_events(events)["cgroup_dirs"]
+        if not dirs:
+            pytest.fail("no cgroup is writable here: this test needs them (the grader runs as root in CI)")
+        assert all(Path(d).is_dir() for d in dirs)
+        if how == "group":
+            os.killpg(launcher.pid, 9)
+        else:
+            launcher.kill()
+        launcher.wait()
+        deadline = time.time() + 30
+        while left := [d for d in dirs if Path(d).exists()] + subprocess.run(
+                ["pgrep", "-f", marker], capture_output=True, text=True).stdout.split():
+            assert time.time() < deadline, f"left behind (cgroups, processes): {left}"
+            time.sleep(0.2)
+    finally:
+        if launcher.poll() is None:
+            os.killpg(launcher.pid, 9)

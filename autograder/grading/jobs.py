@@ -289,15 +289,7 @@ def grade_one(job: Job) -> JobResult:
         result.seconds = round(time.perf_counter() - t0, 1)
         for path in (paths.tmp, paths.runtime) if paths else ():
             if path:
-                _sweep_sandboxes(path)
                 shutil.rmtree(path, ignore_errors=True)
-
-
-def _sweep_sandboxes(folder: Path) -> None:
-    """Remove the cgroups of every sandbox the job started whose launcher did not (one killed before it
-    could): each launcher names its cgroups in its events file, written before its process starts."""
-    for events in Path(folder).rglob("*events.json"):
-        sandbox.cleanup(events)
 
 
 def _annotate(path: Path, grade_id: str, text: str) -> None:

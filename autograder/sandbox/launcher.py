@@ -26,6 +26,10 @@ The launcher (trusted, outside) starts ``bwrap`` with:
 
 When a limit is hit the launcher kills the sandbox and writes why to the events file, outside the
 sandbox, where the grader (``autograder.sandbox.execute``) reads it for the student's feedback.
+
+The cgroups go with the sandbox however the launcher ends: it removes them itself, and a small
+process it forks first (:func:`start_reaper`, outside the sandbox and the launcher's process group)
+removes them when the launcher was killed before it could.
 """
 
 from __future__ import annotations
@@ -206,7 +210,6 @@ class Cgroups:
     def __init__(self, name: str, limits: Limits, cores: float):
         self.dirs: dict[str, Path] = {}
         self.v2 = Path("/sys/fs/cgroup/cgroup.controllers").exists()
-        own = self._own_paths()
         wanted = {
             "memory": {"memory.limit_in_bytes": limits.memory, "memory.max": limits.memory,
                        "memory.swappiness": 0, "memory.swap.max": 0},
@@ -215,28 +218,32 @@ class Cgroups:
                      "cpu.max": f"{int(cores * 100_000)} 100000"} if cores > 0 else {}),
             "cpuacct": {},
         }
-        for controller, settings in wanted.items():
-            if self.v2:
-                base = Path("/sys/fs/cgroup") / own.get("", "/").lstrip("/")
-            else:
-                root = Path("/sys/fs/cgroup") / controller
-                if not root.is_dir():
-                    continue
-                base = root / own.get(controller, "/").lstrip("/")
-            path = base / name
+        if self.v2:  # one folder for every controller
+            wanted = {self.CONTROLLERS[0]: {k: v for settings in wanted.values() for k, v in settings.items()}}
+        for controller, path in self.paths(name).items():
             try:
                 path.mkdir(exist_ok=True)
-                for fname, value in settings.items():
+                for fname, value in wanted[controller].items():
                     f = path / fname
                     if f.exists():
                         f.write_text(str(value))
                 self.dirs[controller] = path
             except OSError:
                 self._rmdir(path)
-            if self.v2:
-                if controller in self.dirs:
-                    self.dirs = {k: path for k in ("memory", "pids", "cpu", "cpuacct")}
-                break
+            if self.v2 and controller in self.dirs:
+                self.dirs = {k: path for k in self.CONTROLLERS}
+
+    CONTROLLERS = ("memory", "pids", "cpu", "cpuacct")
+
+    @classmethod
+    def paths(cls, name: str) -> dict[str, Path]:
+        """Where the cgroups named ``name`` go, per controller (v2: one folder, listed under the first),
+        beside this process's own."""
+        own = cls._own_paths()
+        if Path("/sys/fs/cgroup/cgroup.controllers").exists():
+            return {cls.CONTROLLERS[0]: Path("/sys/fs/cgroup") / own.get("", "/").lstrip("/") / name}
+        return {c: Path("/sys/fs/cgroup") / c / own.get(c, "/").lstrip("/") / name
+                for c in cls.CONTROLLERS if (Path("/sys/fs/cgroup") / c).is_dir()}
 
     @staticmethod
     def _own_paths() -> dict[str, str]:
@@ -340,6 +347,39 @@ class Cgroups:
         self.kill_all()
         for path in set(self.dirs.values()):
             self._rmdir(path)
+
+
+def start_reaper(name: str) -> tuple[int, int]:
+    """Fork the process that removes the cgroups named ``name`` (and stops what is left in them) once the
+    launcher is gone, however it ended: SIGKILL, which no handler sees, included (jupyter_client kills
+    the process group of a kernel that does not shut down in time). It lives in a session of its own,
+    ignores stop signals, and waits for the pipe whose write end only the launcher holds to close.
+    Returns its pid and that write end."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(read)
+        return pid, write
+    try:
+        os.setsid()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
+            signal.signal(sig, signal.SIG_IGN)
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):  # whoever reads the launcher's output is not kept waiting for this one
+            os.dup2(null, fd)
+        for fd in {int(f) for f in os.listdir("/proc/self/fd")} - {0, 1, 2, read}:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        while os.read(read, 1):
+            pass
+        for path in Cgroups.paths(name).values():
+            if path.is_dir():
+                Cgroups.kill_procs(path, tries=20)
+                Cgroups._rmdir(path)
+    finally:
+        os._exit(0)
 
 
 # ----------------------------------------------------------------------------- the watchdog
@@ -456,6 +496,7 @@ def run(config: dict, *, run_dir: str, work: str, cwd: str, events: str, inner: 
     threads = int(os.environ.get("MNISTCNN_THREADS", "0") or 0)
     cores = limits.cores or float(threads or os.cpu_count() or 1)
     name = f"mnistcnn-{os.getpid()}-{int(time.time() * 1000) % 10**9}"
+    reaper, reaper_pipe = start_reaper(name)
     groups = Cgroups(name, limits, cores)
     writable = [p for p in [*config.get("rw", []), run_dir, work] if p]
     argv = command(config, run_dir=run_dir, work=work, cwd=cwd, inner=inner, env=dict(os.environ))
@@ -552,6 +593,8 @@ def run(config: dict, *, run_dir: str, work: str, cwd: str, events: str, inner: 
                                                                                   or 0.0), 1),
               "peak_memory": groups.peak_memory() or peak_rss}
     groups.remove()
+    os.close(reaper_pipe)
+    os.waitpid(reaper, 0)
     tmp = Path(events + ".part")
     tmp.write_text(json.dumps(result))
     os.replace(tmp, events)
@@ -566,7 +609,8 @@ def read_events(path: str | os.PathLike) -> dict:
 
 
 def cleanup(events_path: str | os.PathLike) -> None:
-    """Remove the cgroups of a launcher that was killed before it could (called by the grader)."""
+    """Remove now the cgroups of a launcher that was killed before it could (its reaper does too, moments
+    later; the grader calls this so that they are gone before it goes on)."""
     for d in read_events(events_path).get("cgroup_dirs", []):
         path = Path(d)
         if path.is_dir():
