@@ -18,9 +18,8 @@ from pathlib import Path
 from traitlets.config import Config
 
 from autograder.course import release
-from autograder.sandbox.process import die_with_parent
 
-__all__ = ["NbgraderRun", "course_config", "die_with_parent", "last_error", "run_converter"]
+__all__ = ["NbgraderRun", "course_config", "last_error", "run_converter"]
 
 CONFIG_FILE = release.ROOT / "autograder" / "course" / "nbgrader_config.py"
 LOGGER = "autograder.grading.nbgrader"

@@ -26,12 +26,10 @@ from autograder.course import release
 from autograder.grading import late as late_mod
 from autograder.grading import lms_export, timestamps
 from autograder.grading.gradebook import Workspace
-from autograder.grading.run import SandboxUnavailable, grade_class, notebook_names  # noqa: F401 - the CLI's names
+from autograder.grading.run import SandboxUnavailable, grade_class
 from autograder.sandbox import launcher as sandbox
 from mnistcnn.constants import CELL_TIMEOUT
 from mnistcnn.data import MnistUnavailable
-
-ROOT = release.ROOT
 
 
 def _lms_arguments(ap: argparse.ArgumentParser) -> None:
@@ -69,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="\n\n".join(__doc__.split("\n\n")[1:]))
     ap.add_argument("source", help="a folder of submissions or an LMS .zip download (make grade: the example class)")
-    ap.add_argument("--out", default=str(ROOT / "grading"), help="grading folder (default: grading/)")
+    ap.add_argument("--out", default=str(release.ROOT / "grading"), help="grading folder (default: grading/)")
     ap.add_argument("--db", help="gradebook as an SQLAlchemy URL (default: sqlite in the grading folder)")
     ap.add_argument("--workers", type=int, help="parallel jobs on the local cluster (default: cores / 2)")
     ap.add_argument("--threads", type=int, help="CPU threads per job (default: cores / workers)")
