@@ -72,6 +72,13 @@ def test_every_example_gets_its_expected_grade(graded):
     assert cyd["01_data:test_preprocess_images"] == 0 and cyd["02_convnet:test_build_model"] == 3
 
 
+def test_each_next_kernel_was_started_ahead(graded):
+    """While a notebook runs, the next one's sandboxed kernel starts (CourseExecute.upcoming): every
+    notebook after the first ran in such a kernel, and the grades above are those of these runs."""
+    results = {r["student"]: r for r in graded["ws"].results()}
+    assert results["ada"]["kernels_ahead"] == 2, {s: r["kernels_ahead"] for s, r in results.items()}
+
+
 def test_monkeypatching_the_notebook_cannot_buy_the_accuracy_points(graded):
     """eve patches model.evaluate, the course's accuracy function, numpy.argmax and print in her kernel:
     her notebook claims 99.5 %, the grader's own measurement in a clean process gives no points."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -94,6 +95,32 @@ def test_wall_limit(tmp_path):
     proc, ev = run_in_box(tmp_path, "import time\ntime.sleep(600)", wall=3)
     assert time.monotonic() - t0 < 30
     assert ev["reason"]["kind"] == "wall", ev
+
+
+def test_wall_limit_counts_from_the_claim(tmp_path):
+    """A kernel started ahead (SIGUSR2 to the launcher when a notebook puts it to use): its wall-clock
+    limit counts from the claim, not from its start; unclaimed idle time does not count."""
+    for d in ("run", "work"):
+        (tmp_path / d).mkdir()
+    (tmp_path / "sandbox.json").write_text(json.dumps({"limits": {"wall": 4}}))
+    events = tmp_path / "events.json"
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "autograder.sandbox", "run", "--config", str(tmp_path / "sandbox.json"),
+         "--run-dir", str(tmp_path / "run"), "--work", str(tmp_path / "work"), "--events", str(events), "--",
+         sys.executable, "-c", "import time; time.sleep(60)"], env={**os.environ, **release.tool_env()})
+    try:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 8:  # twice the limit, claimed every second
+            time.sleep(1)
+            assert launcher.poll() is None, sandbox.read_events(events)
+            launcher.send_signal(signal.SIGUSR2)
+        claimed = time.monotonic()
+        assert launcher.wait(timeout=30) == 1
+        assert 3 < time.monotonic() - claimed < 15
+        assert sandbox.read_events(events)["reason"]["kind"] == "wall"
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
 
 
 def test_memory_limit(tmp_path):

@@ -31,6 +31,10 @@ from mnistcnn.constants import ASSIGNMENT, JUDGE_CELL_TIMEOUT
 from mnistcnn.grading import RECORD_ENV
 
 ACCURACY_CELL = JUDGED_ACCURACY_CELL[1]
+#: What every notebook's first cell does first (``from mnistcnn import ...``): TensorFlow and Keras imported
+#: with the course's settings. A kernel does it as it starts, a kernel started ahead while the previous
+#: notebook runs.
+KERNEL_PRELOAD = "__import__('mnistcnn').quiet_tensorflow()"
 __all__ = ["CONFIG_FILE", "grade_one", "job_env", "kernel_env", "mnist_file", "SandboxUnavailable"]
 
 
@@ -85,6 +89,8 @@ def _environments(job: Job, paths: JobPaths) -> tuple[Config, dict, list[str] | 
     execute.CourseExecute.incidents_file = str(paths.tmp / "incidents.jsonl")
     execute.CourseExecute.evidence_dir = str(paths.evidence)
     execute.CourseExecute.kernel_output = os.devnull  # the kernel process's own messages, unbounded: dropped
+    execute.CourseExecute.upcoming = sorted(job.files)  # each next kernel starts while a notebook runs
+    execute.CourseExecute.kernel_preload = KERNEL_PRELOAD
     judge_env, prefix = job_env(job.threads), None
     if job.sandbox:
         why = sandbox.unavailable_reason()
@@ -92,7 +98,7 @@ def _environments(job: Job, paths: JobPaths) -> tuple[Config, dict, list[str] | 
             raise SandboxUnavailable(f"on the worker {os.uname().nodename}: {why}")
         data = mnist_file()  # this worker's own copy of MNIST, mounted read-only into the sandbox
         paths.runtime = Path(tempfile.mkdtemp(prefix="mnj-"))  # short paths: Unix socket names are limited
-        config = paths.tmp / "sandbox.json"
+        config = paths.sandbox_config
         config.write_text(json.dumps({"limits": job.sandbox["limits"], "data": data, "rw": [str(paths.record)]}))
         execute.CourseExecute.sandbox_config = str(config)
         execute.CourseExecute.sandbox_runtime = str(paths.runtime)
@@ -286,6 +292,10 @@ def grade_one(job: Job) -> JobResult:
         return result
     finally:
         discard(ready, _judge_events(paths) if paths else None)  # not used: autograde failed or timed out
+        if paths and paths.runtime:  # sandboxed: a kernel started ahead for a notebook that never ran is stopped
+            from autograder.sandbox.execute import end_run
+
+            result.kernels_ahead = end_run(str(paths.sandbox_config))
         result.seconds = round(time.perf_counter() - t0, 1)
         for path in (paths.tmp, paths.runtime) if paths else ():
             if path:

@@ -58,6 +58,7 @@ class JobResult:
     log: str = ""
     seconds: float = 0.0
     judge_seconds: float | None = None
+    kernels_ahead: int = 0  # notebooks whose sandboxed kernel was started while the previous one ran
     timestamp: str | None = None  # when it was handed in, as nbgrader's timestamp.txt has it
     late: dict | None = None  # late.LateRecord, as a dict, with its "text"
     late_key: str | None = None
@@ -75,6 +76,10 @@ class JobPaths:
     record: Path
     evidence: Path
     runtime: Path | None = None
+
+    @property
+    def sandbox_config(self) -> Path:
+        return self.tmp / "sandbox.json"
 
     @property
     def db(self) -> str:

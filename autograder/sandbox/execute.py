@@ -30,6 +30,13 @@ Settings. Every setting is a configurable trait (``nbgrader autograde --help-all
 grading job sets them in the traitlets configuration it hands nbgrader); the environment only carries
 what the kernel itself needs (``CourseExecute.kernel_env``: the recording folder, thread counts).
 
+Kernels started ahead. nbgrader runs a submission's notebooks one after the other, each in a kernel
+of its own. When ``CourseExecute.upcoming`` names the notebooks of the run, the next notebook's
+sandboxed kernel is started as soon as the running one is ready, and ``kernel_preload`` (the imports
+every notebook's first cell does) runs in it while the previous notebook's cells run; the next
+notebook then starts in it. Its sandbox's wall-clock limit counts from that moment (the launcher is
+told by SIGUSR2); one that no notebook used is stopped when the run ends (:func:`end_run`).
+
 Deadline. ``CourseExecute.deadline`` (seconds since the epoch) bounds the whole run: when it passes,
 the running kernel is stopped and no other notebook is started (:class:`DeadlinePassed`).
 """
@@ -41,10 +48,12 @@ import os
 import shutil
 import signal
 import stat
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
@@ -53,7 +62,7 @@ from nbclient.util import run_sync
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from nbgrader.utils import is_grade
-from traitlets import Bool, Dict, Float, Int, Unicode
+from traitlets import Bool, Dict, Float, Int, List, Unicode
 
 from autograder.sandbox import launcher as sandbox
 from mnistcnn.grading import RECORD_ENV
@@ -66,6 +75,39 @@ def note_incident(path: str, notebook: str, kind: str, text: str, cell: str | No
         return
     with open(path, "a") as f:
         f.write(json.dumps({"notebook": notebook, "cell": cell, "kind": kind, "text": text}) + "\n")
+
+
+@dataclass
+class _Ahead:
+    """What the CourseExecute instances of one run share (nbgrader makes one per notebook): the kernel
+    started ahead, and the notebooks already run."""
+
+    spare: SandboxedKernelManager | None = None
+    executed: set[str] = field(default_factory=set)
+    used: int = 0  # notebooks that ran in a kernel started ahead
+
+    def take(self) -> SandboxedKernelManager | None:
+        spare, self.spare = self.spare, None
+        return spare
+
+    def discard(self) -> None:
+        spare = self.take()
+        if spare is not None:
+            spare.discard()
+
+
+#: Per run, by its sandbox configuration (one file per grading job).
+_AHEAD: dict[str, _Ahead] = {}
+
+
+def end_run(sandbox_config: str) -> int:
+    """The run with this sandbox configuration is over (the grading job calls this, however it ended):
+    its kernel started ahead is stopped if no notebook used it. How many notebooks used one."""
+    ahead = _AHEAD.pop(sandbox_config, None)
+    if ahead is None:
+        return 0
+    ahead.discard()
+    return ahead.used
 
 
 class DeadlinePassed(RuntimeError):
@@ -108,6 +150,30 @@ class SandboxedKernelManager(AsyncKernelManager):
     def sandbox_report(self) -> dict:
         return sandbox.read_events(self.sandbox_events)
 
+    @property
+    def launcher(self):
+        """The sandbox launcher's process (what jupyter_client sees as the kernel's), or None."""
+        return getattr(self.provisioner, "process", None)
+
+    def running(self) -> bool:
+        return self.launcher is not None and self.launcher.poll() is None
+
+    def claim(self) -> None:
+        """A kernel started ahead is put to use: the sandbox's wall-clock limit counts from now."""
+        if self.running():
+            os.kill(self.launcher.pid, signal.SIGUSR2)
+
+    def discard(self) -> None:
+        """Stop a kernel no notebook used (SIGTERM: the launcher stops its sandbox) and remove its folder."""
+        if self.running():
+            self.launcher.terminate()
+            try:
+                self.launcher.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.launcher.kill()
+                self.launcher.wait()
+        self.remove_sandbox_dir()
+
     def remove_sandbox_dir(self) -> None:
         sandbox.cleanup(self.sandbox_events)
         shutil.rmtree(self.sandbox_dir, ignore_errors=True)
@@ -135,6 +201,13 @@ class CourseExecute(Execute):
                       "counts)").tag(config=True)
     kernel_output = Unicode("", help="File the kernels' own output (not the notebook's: the kernel process's "
                             "stdout and stderr) is appended to (empty: this process's)").tag(config=True)
+    kernel_preload = Unicode("", help="A line of Python every kernel runs as it starts, before the notebook's "
+                             "first cell, binding no name (e.g. the imports every notebook's first cell does, so that "
+                             "a kernel started ahead has done them while the previous notebook ran)").tag(config=True)
+    upcoming = List(Unicode(), help="The notebooks this run executes (names without .ipynb): while one runs and "
+                    "another is still to come, the next sandboxed kernel starts, its time limit counting from "
+                    "when a notebook puts it to use (empty: each kernel starts when its notebook does)"
+                    ).tag(config=True)
     deadline = Float(0.0, help="Time (seconds since the epoch) by which the whole run must end: the kernel "
                      "running then is stopped and no other notebook runs (0: none)").tag(config=True)
 
@@ -143,6 +216,9 @@ class CourseExecute(Execute):
         limits = json.loads(Path(self.sandbox_config).read_text()).get("limits", {}) if self.sandbox_config else {}
         self.output_limit = sandbox.Limits.from_dict(limits).output
         self.deadline_passed = False
+        if self.kernel_preload:  # IPython's own start-up lines, outside the notebook's history
+            self.extra_arguments = [*self.extra_arguments, f"--IPKernelApp.exec_lines={self.kernel_preload}"]
+        self._ahead = _AHEAD.setdefault(self.sandbox_config, _Ahead()) if self.sandbox_config else _Ahead()
 
     def note_incident(self, kind: str, text: str, cell: str | None = None) -> None:
         note_incident(self.incidents_file, self._notebook, kind, text, cell)
@@ -152,10 +228,17 @@ class CourseExecute(Execute):
         if not self.sandbox_config:
             return super().create_kernel_manager()
         self.kernel_name = self.kernel_name or self.nb.metadata.get("kernelspec", {}).get("name") or ""
-        name = {"kernel_name": self.kernel_name} if self.kernel_name else {}
-        self.km = SandboxedKernelManager(**name, config=self.config, sandbox_config=self.sandbox_config,
-                                         runtime_dir=self.sandbox_runtime)
+        spare = self._take_spare()
+        if spare is not None:
+            self.km = spare  # its kernel runs already: nbclient only connects to it
+            return spare
+        self.km = self._new_manager()
         return self.km
+
+    def _new_manager(self) -> SandboxedKernelManager:
+        name = {"kernel_name": self.kernel_name} if self.kernel_name else {}
+        return SandboxedKernelManager(**name, config=self.config, sandbox_config=self.sandbox_config,
+                                      runtime_dir=self.sandbox_runtime)
 
     async def async_start_new_kernel(self, **kwargs):
         if self.kernel_env:
@@ -166,6 +249,46 @@ class CourseExecute(Execute):
             return await super().async_start_new_kernel(stdout=out, stderr=out, **kwargs)
 
     start_new_kernel = run_sync(async_start_new_kernel)  # nbclient binds its own coroutine: rebind to this one
+
+    # -- the next notebook's kernel, started while this one runs
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()  # this notebook's kernel is ready: start the next
+        if self._next_notebook() and self._ahead.spare is None and isinstance(self.km, SandboxedKernelManager):
+            await self._start_spare()
+        return kc
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
+    def _next_notebook(self) -> bool:
+        """Whether a notebook of ``upcoming`` is still to run after this one (nbgrader's order is the folder's)."""
+        return bool(set(self.upcoming) - self._ahead.executed - {self._notebook})
+
+    async def _start_spare(self) -> None:
+        """Start the kernel of the next notebook as this notebook's was (same kernel, folder, settings)."""
+        km = self._new_manager()
+        cwd = self.km._sandbox_cwd
+        kwargs = {"env": {**os.environ, **self.kernel_env}} if self.kernel_env else {}
+        if self.kernel_output:
+            with open(self.kernel_output, "ab") as out:
+                await km.start_kernel(extra_arguments=self.extra_arguments, cwd=cwd, stdout=out, stderr=out, **kwargs)
+        else:
+            await km.start_kernel(extra_arguments=self.extra_arguments, cwd=cwd, **kwargs)
+        self._ahead.spare = km
+
+    def _take_spare(self) -> SandboxedKernelManager | None:
+        """The kernel started ahead, if it suits this notebook (same kernel and folder, still running)."""
+        spare = self._ahead.take()
+        if spare is None:
+            return None
+        cwd = self.resources.get("metadata", {}).get("path") or os.getcwd()
+        if spare.running() and spare.kernel_name == (self.kernel_name or spare.kernel_name) and \
+                os.path.abspath(spare._sandbox_cwd) == os.path.abspath(cwd):
+            spare.claim()
+            self._ahead.used += 1
+            return spare
+        spare.discard()
+        return None
+
 
     # -- bookkeeping per notebook
     def preprocess(self, nb, resources=None, km=None):
@@ -178,12 +301,18 @@ class CourseExecute(Execute):
         if self.deadline_passed:
             raise DeadlinePassed(f"not run: grading went past its deadline before {self._notebook}")
         watch = self._deadline_watch()
+        ended = False
         try:
-            return super().preprocess(nb, resources, km)
+            out = super().preprocess(nb, resources, km)
+            ended = True
+            return out
         finally:
             if watch is not None:
                 watch.cancel()
             self._after_kernel()
+            self._ahead.executed.add(self._notebook)
+            if not ended or self.deadline_passed or not self._next_notebook():
+                self._ahead.discard()
             if self.deadline_passed:
                 raise DeadlinePassed(f"grading went past its deadline in {self._notebook}")
 
@@ -200,6 +329,7 @@ class CourseExecute(Execute):
         self.deadline_passed = True
         self._last_km = getattr(self, "km", None) or self._last_km
         self._kill_kernel()
+        self._ahead.discard()
 
     def _after_kernel(self) -> None:
         km = getattr(self, "_last_km", None)

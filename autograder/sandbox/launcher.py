@@ -362,7 +362,7 @@ def start_reaper(name: str) -> tuple[int, int]:
         return pid, write
     try:
         os.setsid()
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
             signal.signal(sig, signal.SIG_IGN)
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):  # whoever reads the launcher's output is not kept waiting for this one
@@ -486,9 +486,10 @@ def run(config: dict, *, run_dir: str, work: str, cwd: str, events: str, inner: 
     # removes its cgroups instead of leaving the kernel running to its wall limit.
     process.stop_with_parent(signal.SIGTERM)
     # Held until the handlers below are in place: a stop signal between the cgroups' creation and then
-    # would leave them behind. The sandboxed process gets them unblocked.
-    stop_signals = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1}
-    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+    # would leave them behind (and SIGUSR2, the claim of a kernel started ahead, would end the launcher).
+    # The sandboxed process gets them unblocked.
+    handled = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2}
+    signal.pthread_sigmask(signal.SIG_BLOCK, handled)
     limits = Limits.from_dict(config.get("limits", {}))
     if inner and not os.path.isabs(inner[0]):
         exe = os.path.abspath(inner[0]) if os.sep in inner[0] else shutil.which(inner[0]) or inner[0]
@@ -506,7 +507,7 @@ def run(config: dict, *, run_dir: str, work: str, cwd: str, events: str, inner: 
     is_root = os.geteuid() == 0
 
     def child_setup():
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, handled)
         os.setpgid(0, 0)
         groups.join(os.getpid())
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -530,23 +531,25 @@ def run(config: dict, *, run_dir: str, work: str, cwd: str, events: str, inner: 
         except OSError:
             pass
 
+    clock = {"t0": time.monotonic()}  # the wall limit counts from here (from a claim, for a kernel started ahead)
     proc = subprocess.Popen(argv, preexec_fn=child_setup, close_fds=True)
 
     def on_signal(signum, _frame):
-        if signum == signal.SIGUSR1:
+        if signum == signal.SIGUSR2:  # a kernel started ahead is put to use: its time starts now
+            clock["t0"] = time.monotonic()
+        elif signum == signal.SIGUSR1:
             stop("output", f"the notebook printed more than {_fmt_bytes(limits.output)} of output")
         else:
             stop("stopped", "the grader stopped the notebook")
 
-    for sig in stop_signals:
+    for sig in handled:
         signal.signal(sig, on_signal)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, handled)
 
-    t0 = time.monotonic()
     peak_rss, cpu_seen, last_disk, detached = 0, 0.0, 0.0, 0
     while proc.poll() is None:
         time.sleep(0.2)
-        elapsed = time.monotonic() - t0
+        elapsed = time.monotonic() - clock["t0"]
         if elapsed > limits.wall:
             stop("wall", f"the notebook ran longer than the limit of {limits.wall:.0f} s")
             break
@@ -589,8 +592,8 @@ def run(config: dict, *, run_dir: str, work: str, cwd: str, events: str, inner: 
         notes.append(f"the notebook left {detached} process(es) running on their own (detached from the "
                      "kernel); the sandbox stopped them when the notebook ended")
     result = {**info, "state": "ended", "exit": code, "reason": reason or None, "notes": notes,
-              "seconds": round(time.monotonic() - t0, 1), "cpu_seconds": round(max(cpu_seen, groups.cpu_seconds()
-                                                                                  or 0.0), 1),
+              "seconds": round(time.monotonic() - clock["t0"], 1),
+              "cpu_seconds": round(max(cpu_seen, groups.cpu_seconds() or 0.0), 1),
               "peak_memory": groups.peak_memory() or peak_rss}
     groups.remove()
     os.close(reaper_pipe)
