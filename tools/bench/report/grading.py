@@ -114,8 +114,8 @@ def fixed_parts(res: dict, g: Grading) -> list[tuple[str, float, int, str]]:
               "the old grader started two, autograde and generate_feedback; the new one runs nbgrader's converters "
               "in the job's own process"),
              ("a course kernel's start with the notebooks' imports (TensorFlow, Keras, matplotlib)",
-              parts["kernel_start_imports"], 2, "notebooks 1 and 2; notebook 3's kernel is set against the bare "
-              "process's own start"),
+              parts["kernel_start_imports"], 1, "notebook 1's; notebooks 2 and 3 run in kernels started, imports "
+              "done, while the previous notebook ran, and notebook 3's is set against the bare process's own start"),
              ("the cells of notebooks 1 and 2 (their `nbgrader validate` times, section 5, less one command start "
               "and one kernel start each)", cells12, 1, "")]
     judge = [r["ada"]["new"]["judge_s"] for r in g.rounds if r["ada"]["new"].get("judge_s") is not None]
