@@ -38,7 +38,8 @@ def targets(res: dict, t: Training, g: Grading) -> str:
                   f"{med(g.overhead('ada', 'old')):.2f}× | {yes(med(over) <= OVERHEAD)} |"]
     added = judging_added(g)
     if added is not None:
-        lines.append(f"| judging every cell outside the kernel adds ≤ {JUDGING} s per submission | {added:.1f} s | "
+        got = f"{added:.1f} s" if added >= 0 else f"none: {-added:.1f} s saved"
+        lines.append(f"| judging every cell outside the kernel adds ≤ {JUDGING} s per submission | {got} | "
                      f"{yes(added <= JUDGING)} |")
     for r in res["validate"]:
         if not r["trains"]:
