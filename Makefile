@@ -20,7 +20,7 @@ help:
 	@echo "make lint       ruff"
 	@echo "make seeds      the test accuracy of the training recipe over 12 seeds (~15 min)"
 	@echo "make redteam    grade the red-team corpus in the sandbox (~12 min): docs/redteam.md"
-	@echo "make bench      training and grading speed against the matmul rate, the grader against its older revision (~40 min): docs/benchmarks.md"
+	@echo "make bench      training and grading speed against the matmul rate, the grader against its older revision (25-40 min): docs/benchmarks.md"
 	@echo "make data       fetch and check the MNIST data"
 	@echo "make clean      remove the virtual environment, the data cache and grading files"
 
