@@ -267,3 +267,41 @@ def test_a_killed_launcher_leaves_no_cgroup(tmp_path, how):
     finally:
         if launcher.poll() is None:
             os.killpg(launcher.pid, 9)
+
+
+def test_kernels_started_ahead_are_clean_and_used(tmp_path):
+    """A run of two notebooks (CourseExecute.upcoming): the second starts in the kernel started while the
+    first ran. In both, the preload (jobs.KERNEL_PRELOAD) has imported TensorFlow, and the notebook finds
+    the same namespace and execution count as in a kernel started the plain way. Nothing of the
+    kernels is left when the run ends."""
+    import nbformat
+
+    from autograder.sandbox import execute
+    from mnistcnn.constants import KERNEL_NAME
+
+    runtime, folder = tmp_path / "rt", tmp_path / "nb"
+    runtime.mkdir()
+    folder.mkdir()
+    probe = ("print(sorted(k for k in globals() if k not in ('_ih', '_oh', '_dh')), get_ipython().execution_count, "
+             "len(In), '/', 'tensorflow' in __import__('sys').modules)")
+
+    def run(name: str, config: Path, **settings) -> str:
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(probe)])
+        nb.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": KERNEL_NAME, "language": "python"}
+        ex = execute.CourseExecute(sandbox_config=str(config), sandbox_runtime=str(runtime), timeout=120,
+                                   kernel_env=release.tool_env(), kernel_output=os.devnull, **settings)
+        nb, _ = ex.preprocess(nb, {"unique_key": name, "metadata": {"path": str(folder)}})
+        assert nb.cells[0].execution_count == 1
+        return "".join(o.get("text", "") for o in nb.cells[0].outputs).strip()
+
+    plain, ahead = tmp_path / "plain.json", tmp_path / "ahead.json"
+    for config in (plain, ahead):
+        config.write_text(json.dumps({"limits": {"wall": 300}}))
+    reference = run("plain", plain)
+    seen = [run(name, ahead, upcoming=["a", "b"], kernel_preload=jobs.KERNEL_PRELOAD) for name in ("a", "b")]
+    assert reference.endswith("/ False"), reference  # the probe itself imports no TensorFlow
+    assert seen == [reference.replace("/ False", "/ True")] * 2, (reference, seen)
+    assert execute.end_run(str(plain)) == 0 and execute.end_run(str(ahead)) == 1  # b ran in the kernel started ahead
+    left = subprocess.run(["pgrep", "-f", str(ahead)], capture_output=True, text=True).stdout.split()
+    assert not left, "a sandbox launcher of the run is still running"
+    assert not list(runtime.iterdir()), "a kernel's folder is left"
