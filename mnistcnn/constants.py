@@ -11,6 +11,9 @@ COURSE_ID = "mnistcnn"
 #: The course's named Jupyter kernel, and the name JupyterLab shows for it.
 KERNEL_NAME = "mnistcnn"
 KERNEL_DISPLAY_NAME = "Python 3 (Convnets on MNIST)"
+#: The course's kernel for each language other than English: (name, display name; Jupyter lowercases
+#: names). It sets $MNISTCNN_LANGUAGE, so that the checks speak the language of the notebook naming it.
+LANGUAGE_KERNELS = {"zh_CN": ("mnistcnn-zh_cn", "Python 3（MNIST 卷积神经网络）")}
 #: The assignment's notebooks, in the order they are worked through (names without ``.ipynb``).
 NOTEBOOKS = ("01_data", "02_convnet", "03_training")
 #: The notebook JupyterLab opens first, relative to the folder that holds the assignment's folder.

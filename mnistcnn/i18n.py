@@ -69,7 +69,7 @@ def catalog_path(lang: str, domain: str) -> Path:
     return LOCALE_DIR / lang / "LC_MESSAGES" / f"{domain}.po"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def translations(lang: str, domain: str) -> _gettext.NullTranslations:
     """The catalog of ``domain`` in ``lang``, read from its ``.po`` file (no compiled ``.mo`` to keep
     in step). Fuzzy and untranslated entries are left out: they show in English."""

@@ -2,7 +2,7 @@
 
     python -m mnistcnn.kernelspec [--pythonpath DIR]
 
-The named kernel runs with the course's TensorFlow environment (:data:`mnistcnn.TF_ENV`), and
+The named kernels (one per language) run with the course's TensorFlow environment (:data:`mnistcnn.TF_ENV`), and
 ``PYTHONPATH=DIR`` where the course's package is a folder rather than installed (the students'
 kit). JupyterLab goes without nbgrader's Assignment List and Courses (they need an exchange folder,
 which the course does not use) and without the news pop-up. `make setup` and the kit's
@@ -17,30 +17,41 @@ import sys
 from pathlib import Path
 
 from mnistcnn import TF_ENV
-from mnistcnn.constants import KERNEL_DISPLAY_NAME, KERNEL_NAME
+from mnistcnn.constants import KERNEL_DISPLAY_NAME, KERNEL_NAME, LANGUAGE_KERNELS
 
 LAB_PLUGINS_OFF = ["@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:course-list",
                    "@jupyterlab/apputils-extension:announcements"]
 
 
-def kernel_env(pythonpath: Path | None = None) -> dict[str, str]:
-    """The environment of the kernel: the course's TensorFlow settings, and PYTHONPATH if given."""
-    return {**TF_ENV, **({"PYTHONPATH": str(pythonpath)} if pythonpath else {})}
+def kernel_env(pythonpath: Path | None = None, language: str | None = None) -> dict[str, str]:
+    """The environment of the kernel: the course's TensorFlow settings, PYTHONPATH if given, and
+    the language of the checks' messages for a language other than English."""
+    return {**TF_ENV, **({"PYTHONPATH": str(pythonpath)} if pythonpath else {}),
+            **({"MNISTCNN_LANGUAGE": language} if language else {})}
+
+
+def _install(name: str, display_name: str, env: dict[str, str]) -> list[str]:
+    args = [arg for key, value in env.items() for arg in ("--env", key, value)]
+    return [sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", name,
+            "--display-name", display_name, *args]
 
 
 def commands(pythonpath: Path | None = None) -> list[list[str]]:
-    """The kernel's installation, then the JupyterLab plugins turned off, both for this environment."""
-    env = [arg for key, value in kernel_env(pythonpath).items() for arg in ("--env", key, value)]
-    return [[sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL_NAME,
-             "--display-name", KERNEL_DISPLAY_NAME, *env],
+    """The kernels' installations (English, then one per other language), then the JupyterLab
+    plugins turned off, all for this environment."""
+    installs = [_install(KERNEL_NAME, KERNEL_DISPLAY_NAME, kernel_env(pythonpath))]
+    installs += [_install(name, display, kernel_env(pythonpath, lang))
+                 for lang, (name, display) in LANGUAGE_KERNELS.items()]
+    return [*installs,
             [sys.executable, "-m", "jupyter", "labextension", "disable", "--level=sys_prefix", *LAB_PLUGINS_OFF]]
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pythonpath", type=Path, help="the folder holding the course's package, for the kernel")
-    install, plugins = commands(ap.parse_args(argv).pythonpath)
-    subprocess.run(install, check=True)
+    *installs, plugins = commands(ap.parse_args(argv).pythonpath)
+    for install in installs:
+        subprocess.run(install, check=True)
     subprocess.run(plugins, check=True, stdout=subprocess.DEVNULL)  # it lists every plugin it touched
     return 0
 

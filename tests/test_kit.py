@@ -134,8 +134,11 @@ def test_the_kernel_is_the_courses():
     assert "$(BIN)/python -m mnistcnn.kernelspec\n" in makefile and "ipykernel install" not in makefile
     course = load_course(kit.TEMPLATE)
     assert '"-m", "mnistcnn.kernelspec", "--pythonpath", KIT' in inspect.getsource(course.install_kernel)
-    install, plugins = kernelspec.commands(Path("/kit"))
+    install, install_zh, plugins = kernelspec.commands(Path("/kit"))
     assert install[install.index("--name") + 1] == constants.KERNEL_NAME == "mnistcnn"
+    assert install_zh[install_zh.index("--name") + 1] == "mnistcnn-zh_cn"
+    env_zh = dict(zip(install_zh[install_zh.index("--env") + 1::3], install_zh[install_zh.index("--env") + 2::3]))
+    assert env_zh == {**TF_ENV, "PYTHONPATH": "/kit", "MNISTCNN_LANGUAGE": "zh_CN"}
     assert install[install.index("--display-name") + 1] == "Python 3 (Convnets on MNIST)"
     env = dict(zip(install[install.index("--env") + 1::3], install[install.index("--env") + 2::3]))
     assert env == {**TF_ENV, "PYTHONPATH": "/kit"} and kernelspec.kernel_env() == TF_ENV
