@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 .PHONY: help setup data lab test test-fast lint notebooks validate seeds grade examples bench redteam kit clean
 
 help:
-	@echo "make lab        set everything up, then open JupyterLab on the notebooks"
+	@echo "make lab        set everything up, then open JupyterLab on the notebooks (EDITION=zh_CN: 简体中文)"
 	@echo "make test       set everything up, then run the whole test suite (CI runs this)"
 	@echo "make test-fast  the quick tests only (no training, no browser), under two minutes"
 	@echo "make test-browser  the course in JupyterLab in headless Chromium (about two minutes)"
@@ -41,9 +41,9 @@ data: $(STAMP)
 		|| $(BIN)/python -m mnistcnn.data
 
 # JupyterLab from the top of the course (nbgrader's Validate and formgrader read nbgrader_config.py
-# there), on the first notebook: autograder/lab.py.
+# there), on the first notebook of the edition (EDITION=zh_CN for the Chinese one): autograder/course/lab.py.
 lab: setup
-	$(BIN)/python -m autograder.course.lab $(LAB_ARGS)
+	$(BIN)/python -m autograder.course.lab $(if $(EDITION),--edition $(EDITION)) $(LAB_ARGS)
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -52,3 +52,16 @@ def test_a_message_in_chinese_and_back():
     assert zh != message and i18n.gettext(message) == message
     with pytest.raises(ValueError, match="zh_CN"):
         i18n.set_language("xx")
+
+
+@pytest.mark.parametrize("lang", list(i18n.LANGUAGES))
+def test_make_lab_opens_the_first_notebook_of_the_edition(lang):
+    from autograder.course import lab
+
+    edition, rest = lab.split_edition(["--edition", lang, "--no-browser"])
+    assert (edition, rest) == (lang, ["--no-browser"])
+    url = next(a for a in lab.command(edition=edition) if a.startswith("--ServerApp.default_url="))
+    path = url.split("/lab/tree/", 1)[1]
+    assert (lab.ROOT / path).is_file(), path
+    with pytest.raises(ValueError, match="has no language 'fr'"):
+        lab.command(edition="fr")
