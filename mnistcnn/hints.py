@@ -104,7 +104,7 @@ def _outermost_check(frames) -> str | None:
 
 def check_name(tb) -> str | None:
     """The outermost ``check_*`` function of the course in a traceback."""
-    return _outermost_check(frame for frame, _ in traceback.walk_tb(tb))
+    return _outermost_check(frame for frame, _lineno in traceback.walk_tb(tb))
 
 
 def failed(check: str | None) -> str | None:
@@ -131,7 +131,7 @@ def passed(frame) -> None:
     """A check passed: its failures in a row start again from zero."""
     if not in_notebook():
         return
-    name = _outermost_check(reversed([f for f, _ in traceback.walk_stack(frame)]))
+    name = _outermost_check(reversed([f for f, _lineno in traceback.walk_stack(frame)]))
     data = _load()
     if name in data:
         del data[name]
