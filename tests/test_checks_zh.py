@@ -494,6 +494,30 @@ def test_in_a_notebook_the_text_comes_right_under_the_figure_shown_once(digits, 
     assert "<p>第 1 行：5 0 4 1 9 2 1 3</p>" in shown[1]["text/html"]
 
 
+@pytest.mark.slow
+def test_in_the_chinese_kernel_the_grid_is_shown_once_with_its_chinese_text_under_it():
+    """The notebook's own call, run by the course's zh_CN kernel (the inline backend, as in JupyterLab)."""
+    import nbformat
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    from nbclient import NotebookClient
+
+    from mnistcnn.constants import LANGUAGE_KERNELS
+
+    kernel = LANGUAGE_KERNELS["zh_CN"][0]
+    try:
+        KernelSpecManager().get_kernel_spec(kernel)
+    except NoSuchKernel:
+        pytest.skip(f"the kernel {kernel} is not installed (make setup installs it)")
+    source = ("import numpy as np\nfrom mnistcnn import plots\n"
+              "plots.show_digits(np.zeros((10, 28, 28), np.uint8), np.arange(10), n=10);")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    NotebookClient(nb, kernel_name=kernel, timeout=300).execute()
+    outputs = nb.cells[0].outputs
+    assert [o.output_type for o in outputs] == ["display_data", "display_data"], outputs
+    assert "image/png" in outputs[0].data
+    assert outputs[1].data["text/plain"].splitlines()[2:] == ["第 1 行：0 1 2 3 4 5 6 7", "第 2 行：8 9"]
+
+
 def test_the_text_survives_the_feedback_html(digits):
     """nbgrader's feedback is nbconvert's HTML of the graded notebook: the text is in it."""
     import nbformat
