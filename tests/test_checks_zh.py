@@ -293,7 +293,7 @@ def _compile_cases():
         "compile: exponential decay": (j, _compiled(rms(schedules.ExponentialDecay(1e-3, 100, 0.9))), 54_000),
         "compile: alpha": (j, _compiled(rms(schedules.CosineDecay(1e-3, 4220, alpha=0.1))), 54_000),
         "compile: 60,000 images": (j, _compiled(n=60_000), 54_000),
-        "compile: counting validation": (j, _compiled(rms(schedules.CosineDecay(1e-3, 844 * 5))), 54_000),
+        "compile: counting validation": (j, _compiled(rms(schedules.CosineDecay(1e-3, 313 * 5))), 20_000),
         "compile: within an epoch": (j, _compiled(rms(schedules.CosineDecay(1e-3, 500))), 54_000),
         "compile: short": (j, _compiled(rms(schedules.CosineDecay(1e-3, 1000))), 54_000),
         "compile: long": (j, _compiled(rms(schedules.CosineDecay(1e-3, 99_999))), 54_000),
