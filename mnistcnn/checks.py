@@ -9,6 +9,11 @@ a failed test) with a message in three parts::
       you have: <the student's value>
       likely mistake: <the usual cause, and how to fix it>
 
+The message is in the kernel's language (:mod:`mnistcnn.i18n`, catalog ``course``): every part
+of it, the three labels too (in Chinese ``应为：`` / ``你的结果：`` / ``可能的错误：``), while code,
+numbers and names stay as they are. A message kept in a module constant is marked with ``N_`` and
+translated where it is used.
+
 In a notebook, a failed check shows the line of the student's test cell and the message, not the
 inside of this module (:mod:`mnistcnn.hints`, which also adds a hint after three failures in a row);
 the functions set ``__tracebackhide__`` for pytest.
