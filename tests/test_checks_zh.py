@@ -564,6 +564,21 @@ def test_the_hand_in_speaks_the_chosen_language(capsys):
     assert "is not a student id the grader keeps as it is" in capsys.readouterr().err
 
 
+def test_the_hand_in_report_and_its_end_are_chinese(tmp_path, capsys):
+    with i18n.using("zh_CN"):
+        missing = handin.check_notebook(tmp_path / "convnet" / "02_convnet.ipynb",
+                                        tmp_path / "originals" / "convnet" / "02_convnet.ipynb")
+        checked = [handin.Checked("01_data.ipynb", data=b"{}", notes=["01_data.ipynb：……"]), missing]
+        handin.report(checked)
+        assert handin.finish(checked, "ada", tmp_path, skip_refused=False) == 1
+        assert handin.finish(checked, "ada", tmp_path, skip_refused=True) == 0
+    out = capsys.readouterr().out
+    assert "  可提交   01_data.ipynb\n           注意：01_data.ipynb：……" in out
+    assert "  未通过   在 " in out and "中找不到 02_convnet.ipynb（被删除或改名了？）；将按未提交计分" in out
+    assert "也可以加上 --skip-refused" in out and "已生成 " in out and "（共 2 个笔记本，收入 1 个）" in out
+    assert english_runs(out) == [], out
+
+
 # --------------------------------------------------------------------------- the catalog itself
 
 
