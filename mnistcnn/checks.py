@@ -9,6 +9,11 @@ a failed test) with a message in three parts::
       you have: <the student's value>
       likely mistake: <the usual cause, and how to fix it>
 
+The message is in the kernel's language (:mod:`mnistcnn.i18n`, catalog ``course``): every part
+of it, the three labels too (in Chinese ``应为：`` / ``你的结果：`` / ``可能的错误：``), while code,
+numbers and names stay as they are. A message kept in a module constant is marked with ``N_`` and
+translated where it is used.
+
 In a notebook, a failed check shows the line of the student's test cell and the message, not the
 inside of this module (:mod:`mnistcnn.hints`, which also adds a hint after three failures in a row);
 the functions set ``__tracebackhide__`` for pytest.
@@ -31,6 +36,7 @@ import keras  # noqa: E402
 
 from mnistcnn import constants, evidence, hints  # noqa: E402
 from mnistcnn import expected as E  # noqa: E402
+from mnistcnn.i18n import N_, _  # noqa: E402
 
 
 class CheckFailed(AssertionError):
@@ -46,10 +52,15 @@ class CheckFailed(AssertionError):
 
 def fail(what: str, expected, have, mistake: str | None = None) -> None:
     __tracebackhide__ = True
-    lines = [what, f"  expected: {expected}", f"  you have: {have}"]
+    lines = [what, _labelled(_("expected:"), expected), _labelled(_("you have:"), have)]
     if mistake:
-        lines.append(f"  likely mistake: {mistake}")
+        lines.append(_labelled(_("likely mistake:"), mistake))
     raise CheckFailed("\n".join(lines)) from None  # the message says it all: no chained error
+
+
+def _labelled(label: str, value) -> str:
+    """One indented part of a failure: its label, then the value (no space after a full-width colon)."""
+    return f"  {label}{'' if label.endswith('：') else ' '}{value}"
 
 
 def passed(what: str) -> None:
@@ -63,11 +74,11 @@ def _require_number(got, what: str, want: str) -> None:
     import numbers
 
     if not isinstance(got, numbers.Real) or isinstance(got, bool):
-        fail(what, want, _describe(got), NO_RETURN if got is None
-             else "return a number (an int), computed from the arguments")
+        fail(what, want, _describe(got), _(NO_RETURN) if got is None
+             else _("return a number (an int), computed from the arguments"))
 
 
-NO_RETURN = "the function does not `return` its result"
+NO_RETURN = N_("the function does not `return` its result")
 
 
 def as_array(x):
@@ -140,7 +151,7 @@ def _describe(obj) -> str:
     if isinstance(obj, Recorded):
         return obj.text
     if isinstance(obj, np.ndarray):
-        return f"a NumPy array of shape {obj.shape} and dtype {obj.dtype}"
+        return _("a NumPy array of shape {shape} and dtype {dtype}").format(shape=obj.shape, dtype=obj.dtype)
     return f"{type(obj).__name__} {obj!r}"[:200]
 
 
@@ -168,47 +179,62 @@ def check_images(x, images) -> None:
     evidence.save("images", input=evidence.fingerprint(images), output=_array_evidence(x))
     x = as_array(x)
     n = len(images)
-    what = "Preprocessed images: float32 of shape (N, 28, 28, 1), pixel values in [0, 1]"
+    what = _("Preprocessed images: float32 of shape (N, 28, 28, 1), pixel values in [0, 1]")
+    want_shape = _shape((n, 28, 28, 1))
     if x is None:
-        fail(what, f"an array of shape ({n}, 28, 28, 1)", "None", NO_RETURN)
+        fail(what, _an_array((n, 28, 28, 1)), "None", _(NO_RETURN))
     if not isinstance(x, np.ndarray):
-        fail(what, "a NumPy array", _describe(x), "return a NumPy array (e.g. images.reshape(...))")
+        fail(what, _("a NumPy array"), _describe(x), _("return a NumPy array (e.g. images.reshape(...))"))
     if x.shape == (n, 28, 28):
-        fail(what, f"shape ({n}, 28, 28, 1)", f"shape {x.shape}",
-             "the channel axis is missing: Conv2D expects (height, width, channels); "
-             f"reshape to ({n}, 28, 28, 1)")
+        fail(what, want_shape, _shape(x.shape),
+             _("the channel axis is missing: Conv2D expects (height, width, channels); "
+               "reshape to ({n}, 28, 28, 1)").format(n=n))
     if x.shape == (n, 784):
-        fail(what, f"shape ({n}, 28, 28, 1)", f"shape {x.shape}",
-             "the images are flattened, as for a dense network; a convnet keeps them as 28x28 "
-             "images with one channel")
+        fail(what, want_shape, _shape(x.shape),
+             _("the images are flattened, as for a dense network; a convnet keeps them as 28x28 "
+               "images with one channel"))
     if x.shape == (n, 1, 28, 28):
-        fail(what, f"shape ({n}, 28, 28, 1)", f"shape {x.shape}",
-             "channels first; Keras's Conv2D expects channels last: (N, 28, 28, 1)")
+        fail(what, want_shape, _shape(x.shape),
+             _("channels first; Keras's Conv2D expects channels last: (N, 28, 28, 1)"))
     if x.shape != (n, 28, 28, 1):
-        fail(what, f"shape ({n}, 28, 28, 1)", f"shape {x.shape}",
-             "keep all N images and reshape each to 28x28x1")
+        fail(what, want_shape, _shape(x.shape), _("keep all N images and reshape each to 28x28x1"))
     if x.dtype != np.float32:
-        hint = ("float64 doubles memory and is slower; use .astype('float32') before dividing"
-                if x.dtype == np.float64 else "convert with .astype('float32')")
-        fail(what, "dtype float32", f"dtype {x.dtype}", hint)
+        hint = (_("float64 doubles memory and is slower; use .astype('float32') before dividing")
+                if x.dtype == np.float64 else _("convert with .astype('float32')"))
+        fail(what, _("dtype {dtype}").format(dtype="float32"), _("dtype {dtype}").format(dtype=x.dtype), hint)
     lo, hi = float(x.min()), float(x.max())
     if hi > 1.0 + 1e-6 or lo < -1e-6:
-        fail(what, "values in [0, 1]", f"values from {lo:g} to {hi:g}",
-             "the pixels are not scaled: divide by 255" if hi > 1.5 else "values outside [0, 1]")
+        fail(what, _("values in [0, 1]"), _("values from {lo} to {hi}").format(lo=f"{lo:g}", hi=f"{hi:g}"),
+             _("the pixels are not scaled: divide by 255") if hi > 1.5 else _("values outside [0, 1]"))
     if not _scaled_close(x, images):
-        reference = images.reshape((n, 28, 28, 1)).astype("float32") / 255
-        if np.allclose(x, images.reshape(x.shape).astype("float32") / 256, atol=1e-6):
-            mistake = "divide by 255 (the largest pixel value), not 256"
-        elif np.allclose(x, reference / max(float(reference.max()), 1e-12), atol=1e-6):
-            mistake = "divide by 255, not by the largest value of this batch"
-        elif np.allclose(np.sort(x.ravel()), np.sort(reference.ravel()), atol=1e-6):
-            mistake = "the pixels are rearranged: reshape, don't transpose or shuffle"
-        else:
-            mistake = "each pixel should be its uint8 value divided by 255"
-        bad = int(np.argmax(np.abs(x - reference).reshape(n, -1).max(axis=1)))
-        fail(what, f"image {bad} equal to images[{bad}] / 255",
-             f"a largest difference of {float(np.abs(x - reference).max()):.4g}", mistake)
-    passed(f"{what}: all {n:,} images")
+        _fail_scaling(x, images, what)
+    passed(_("{what}: all {n} images").format(what=what, n=f"{n:,}"))
+
+
+def _shape(shape) -> str:
+    return _("shape {shape}").format(shape=tuple(shape))
+
+
+def _an_array(shape) -> str:
+    return _("an array of shape {shape}").format(shape=tuple(shape))
+
+
+def _fail_scaling(x, images, what: str) -> None:
+    """The images hold other values than ``images / 255``: say how they were scaled."""
+    __tracebackhide__ = True
+    n = len(images)
+    reference = images.reshape((n, 28, 28, 1)).astype("float32") / 255
+    if np.allclose(x, images.reshape(x.shape).astype("float32") / 256, atol=1e-6):
+        mistake = _("divide by 255 (the largest pixel value), not 256")
+    elif np.allclose(x, reference / max(float(reference.max()), 1e-12), atol=1e-6):
+        mistake = _("divide by 255, not by the largest value of this batch")
+    elif np.allclose(np.sort(x.ravel()), np.sort(reference.ravel()), atol=1e-6):
+        mistake = _("the pixels are rearranged: reshape, don't transpose or shuffle")
+    else:
+        mistake = _("each pixel should be its uint8 value divided by 255")
+    bad = int(np.argmax(np.abs(x - reference).reshape(n, -1).max(axis=1)))
+    fail(what, _("image {i} equal to images[{i}] / 255").format(i=bad),
+         _("a largest difference of {diff}").format(diff=f"{float(np.abs(x - reference).max()):.4g}"), mistake)
 
 
 #: Images compared per block: np.allclose on all 60,000 at once makes several temporary copies of
@@ -231,37 +257,38 @@ def check_labels(y, labels) -> None:
     __tracebackhide__ = True
     evidence.save("labels", input=evidence.fingerprint(labels), output=_array_evidence(y))
     n = len(labels)
-    what = "Encoded labels: one-hot rows of 10 (keras.utils.to_categorical)"
+    what = _("Encoded labels: one-hot rows of 10 (keras.utils.to_categorical)")
     if y is None:
-        fail(what, f"an array of shape ({n}, 10)", "None", NO_RETURN)
+        fail(what, _an_array((n, 10)), "None", _(NO_RETURN))
     try:
         y = np.asarray(as_array(y))
     except Exception:  # noqa: BLE001 - not array-like
-        fail(what, f"an array of shape ({n}, 10)", _describe(y), "return a NumPy array")
+        fail(what, _an_array((n, 10)), _describe(y), _("return a NumPy array"))
     if y.dtype == object:
-        fail(what, f"an array of shape ({n}, 10)", _describe(y), "return a NumPy array of numbers")
+        fail(what, _an_array((n, 10)), _describe(y), _("return a NumPy array of numbers"))
     if y.shape == (n,):
-        fail(what, f"shape ({n}, 10)", f"shape {y.shape} (integer labels)",
-             "the labels are not one-hot encoded; categorical_crossentropy needs one-hot targets: "
-             "keras.utils.to_categorical(labels, 10)")
+        fail(what, _shape((n, 10)), _("shape {shape} (integer labels)").format(shape=y.shape),
+             _("the labels are not one-hot encoded; categorical_crossentropy needs one-hot targets: "
+               "keras.utils.to_categorical(labels, 10)"))
     if y.ndim != 2 or y.shape[0] != n:
-        fail(what, f"shape ({n}, 10)", f"shape {y.shape}", "one row per label, one column per digit")
+        fail(what, _shape((n, 10)), _shape(y.shape), _("one row per label, one column per digit"))
     if y.shape[1] != 10:
-        fail(what, f"shape ({n}, 10)", f"shape {y.shape}",
-             "MNIST has 10 classes (digits 0-9): pass num_classes=10 so that a batch without "
-             "some digit still gets 10 columns")
+        fail(what, _shape((n, 10)), _shape(y.shape),
+             _("MNIST has 10 classes (digits 0-9): pass num_classes=10 so that a batch without "
+               "some digit still gets 10 columns"))
     if not np.issubdtype(y.dtype, np.floating):
-        fail(what, "a float dtype (float32)", f"dtype {y.dtype}", "use keras.utils.to_categorical")
+        fail(what, _("a float dtype (float32)"), _("dtype {dtype}").format(dtype=y.dtype),
+             _("use keras.utils.to_categorical"))
     if not np.all((y == 0) | (y == 1)) or not np.all(y.sum(axis=1) == 1):
-        fail(what, "exactly one 1 in each row, zeros elsewhere", f"rows like {y[0].tolist()}",
-             "build the rows with keras.utils.to_categorical(labels, 10)")
+        fail(what, _("exactly one 1 in each row, zeros elsewhere"), _("rows like {row}").format(row=y[0].tolist()),
+             _("build the rows with keras.utils.to_categorical(labels, 10)"))
     wrong = np.flatnonzero(y.argmax(axis=1) != labels)
     if wrong.size:
         i = int(wrong[0])
-        fail(what, f"row {i} with its 1 in column {int(labels[i])} (the label)",
-             f"its 1 in column {int(y[i].argmax())}",
-             "the one-hot rows don't follow the labels (shuffled, sorted or shifted?)")
-    passed(f"{what}: all {n:,} labels")
+        fail(what, _("row {i} with its 1 in column {label} (the label)").format(i=i, label=int(labels[i])),
+             _("its 1 in column {column}").format(column=int(y[i].argmax())),
+             _("the one-hot rows don't follow the labels (shuffled, sorted or shifted?)"))
+    passed(_("{what}: all {n} labels").format(what=what, n=f"{n:,}"))
 
 
 # --------------------------------------------------------------------------- 2. formulas
@@ -294,29 +321,31 @@ def check_output_size_function(fn: Callable[..., int], configs=None) -> None:
 def judge_output_sizes(configs, results) -> None:
     """The results of conv_output_size on ``configs`` (one each), against Keras."""
     __tracebackhide__ = True
-    what = "conv_output_size agrees with Keras's Conv2D"
+    what = _("conv_output_size agrees with Keras's Conv2D")
     for (size, kernel, stride, padding), got in zip(configs, results):
         want = keras_output_size(size, kernel, stride, padding)
+        expected = _("{want} for size={size}, kernel={kernel}, stride={stride}, padding='{padding}'").format(
+            want=want, size=size, kernel=kernel, stride=stride, padding=padding)
         if isinstance(got, Raised):
-            fail(what, f"{want} for size={size}, kernel={kernel}, stride={stride}, padding='{padding}'",
-                 f"an exception: {got.text}")
-        _require_number(got, what, f"{want} for size={size}, kernel={kernel}, stride={stride}, padding='{padding}'")
+            fail(what, expected, _("an exception: {error}").format(error=got.text))
+        _require_number(got, what, expected)
         if got != want or isinstance(got, float) and not float(got).is_integer():
-            if padding == "same" and got == (size - kernel) // stride + 1:
-                mistake = "padding='same' pads so that the output is ceil(size / stride)"
-            elif padding == "valid" and got == size - kernel + 1 and stride > 1:
-                mistake = "the stride is ignored: divide (size - kernel) by the stride"
-            elif padding == "valid" and got == (size - kernel) / stride + 1:
-                mistake = "use integer division (//): a window only counts if it fits entirely"
-            elif padding == "valid" and got == (size - kernel) // stride:
-                mistake = "forgot the + 1 (the first window position)"
-            elif padding == "valid" and got == math.ceil((size - kernel) / stride) + 1:
-                mistake = "round down, not up: a window that runs off the edge is dropped"
-            else:
-                mistake = "valid: (size - kernel) // stride + 1; same: ceil(size / stride)"
-            fail(what, f"{want} for size={size}, kernel={kernel}, stride={stride}, padding='{padding}'",
-                 repr(got), mistake)
-    passed(f"{what} on {len(configs)} configurations")
+            fail(what, expected, repr(got), _output_size_mistake(got, size, kernel, stride, padding))
+    passed(_("{what} on {n} configurations").format(what=what, n=len(configs)))
+
+
+def _output_size_mistake(got, size: int, kernel: int, stride: int, padding: str) -> str:
+    if padding == "same" and got == (size - kernel) // stride + 1:
+        return _("padding='same' pads so that the output is ceil(size / stride)")
+    if padding == "valid" and got == size - kernel + 1 and stride > 1:
+        return _("the stride is ignored: divide (size - kernel) by the stride")
+    if padding == "valid" and got == (size - kernel) / stride + 1:
+        return _("use integer division (//): a window only counts if it fits entirely")
+    if padding == "valid" and got == (size - kernel) // stride:
+        return _("forgot the + 1 (the first window position)")
+    if padding == "valid" and got == math.ceil((size - kernel) / stride) + 1:
+        return _("round down, not up: a window that runs off the edge is dropped")
+    return _("valid: (size - kernel) // stride + 1; same: ceil(size / stride)")
 
 
 def keras_param_count(kernel: int, in_channels: int, filters: int) -> int:
@@ -341,26 +370,29 @@ def check_param_count_function(fn: Callable[..., int], configs=None) -> None:
 def judge_param_counts(configs, results) -> None:
     """The results of conv_param_count on ``configs`` (one each), against Keras."""
     __tracebackhide__ = True
-    what = "conv_param_count agrees with Keras's Conv2D.count_params()"
+    what = _("conv_param_count agrees with Keras's Conv2D.count_params()")
     for (kernel, in_channels, filters), got in zip(configs, results):
         want = keras_param_count(kernel, in_channels, filters)
         if isinstance(got, Raised):
             got.again()
-        _require_number(got, what, f"{want} for kernel={kernel}, in_channels={in_channels}, filters={filters}")
+        expected = _("{want} for kernel={kernel}, in_channels={in_channels}, filters={filters}").format(
+            want=want, kernel=kernel, in_channels=in_channels, filters=filters)
+        _require_number(got, what, expected)
         if got != want:
-            if got == kernel * kernel * in_channels * filters:
-                mistake = "the biases are missing: each filter has one bias, + filters"
-            elif got == (kernel * kernel + 1) * filters:
-                mistake = "each filter spans all input channels: kernel * kernel * in_channels weights"
-            elif got == kernel * kernel * in_channels * filters + 1:
-                mistake = "one bias per filter, not one in all"
-            elif got == (kernel * in_channels + 1) * filters:
-                mistake = "the kernel is square: kernel * kernel weights per channel"
-            else:
-                mistake = "(kernel * kernel * in_channels + 1) * filters"
-            fail(what, f"{want} for kernel={kernel}, in_channels={in_channels}, filters={filters}",
-                 repr(got), mistake)
-    passed(f"{what} on {len(configs)} configurations")
+            fail(what, expected, repr(got), _param_count_mistake(got, kernel, in_channels, filters))
+    passed(_("{what} on {n} configurations").format(what=what, n=len(configs)))
+
+
+def _param_count_mistake(got, kernel: int, in_channels: int, filters: int) -> str:
+    if got == kernel * kernel * in_channels * filters:
+        return _("the biases are missing: each filter has one bias, + filters")
+    if got == (kernel * kernel + 1) * filters:
+        return _("each filter spans all input channels: kernel * kernel * in_channels weights")
+    if got == kernel * kernel * in_channels * filters + 1:
+        return _("one bias per filter, not one in all")
+    if got == (kernel * in_channels + 1) * filters:
+        return _("the kernel is square: kernel * kernel weights per channel")
+    return "(kernel * kernel * in_channels + 1) * filters"
 
 
 # --------------------------------------------------------------------------- 2-4. the model
@@ -417,13 +449,14 @@ def _layer_rows(model) -> list[tuple[str, tuple, int, dict]]:
     return rows
 
 
-def build(builder, what: str = "Building your model"):
+def build(builder, what: str | None = None):
     """Call ``builder()`` (e.g. ``build_model``) and return the model; explain the usual errors.
 
     Warnings raised while building (Keras 3 warns about ``input_shape=``, which the book uses) are
     shown as notes on stdout: nbgrader gives zero points to a test cell that writes to stderr.
     """
     __tracebackhide__ = True
+    what = what or _("Building your model")
     if isinstance(builder, keras.Model) or not callable(builder):
         evidence.save("model", model=builder if isinstance(builder, keras.Model) else evidence.plain(builder))
         return builder
@@ -444,10 +477,10 @@ def build(builder, what: str = "Building your model"):
     for w in caught:
         text = str(w.message)
         if "input_shape" in text:
-            print("note: Keras 3 prefers `keras.Input(shape=(28, 28, 1))` as the first element of the "
-                  "Sequential to `input_shape=` on the first layer; both build the same model.")
+            print(_("note: Keras 3 prefers `keras.Input(shape=(28, 28, 1))` as the first element of the "
+                    "Sequential to `input_shape=` on the first layer; both build the same model."))
         else:
-            print(f"note: {w.category.__name__}: {text.splitlines()[0][:200]}")
+            print(_("note: {warning}").format(warning=f"{w.category.__name__}: {text.splitlines()[0][:200]}"))
     evidence.save("model", model=model if isinstance(model, keras.Model) else evidence.plain(model))
     return model
 
@@ -458,15 +491,18 @@ def _build_error(exc: Exception) -> tuple[str, str, str | None]:
     have = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     if isinstance(exc, ValueError) and ("min_ndim=4, found ndim=3" in str(exc) or "expected ndim=4, found ndim=3"
                                         in str(exc)):
-        return ("inputs of shape (28, 28, 1)", "inputs of shape (28, 28): Keras refuses the Conv2D",
-                "the channel axis is missing: keras.Input(shape=(28, 28, 1))")
+        return (_("inputs of shape (28, 28, 1)"), _("inputs of shape (28, 28): Keras refuses the Conv2D"),
+                _(NO_CHANNEL))
     if isinstance(exc, ValueError):
-        return "a model that builds", have, "read the error: a layer got an input of a shape it cannot take"
+        return _("a model that builds"), have, _("read the error: a layer got an input of a shape it cannot take")
     if isinstance(exc, AttributeError) and "has no attribute 'add'" in str(exc):
-        return ("a model that builds", have, "only a keras.Sequential model has .add(): a base built with the "
-                "functional API is extended by calling it, x = build_conv_base()(inputs), then "
-                "keras.Model(inputs, outputs)")
-    return "a model that builds", have, None
+        return (_("a model that builds"), have, _("only a keras.Sequential model has .add(): a base built with "
+                "the functional API is extended by calling it, x = build_conv_base()(inputs), then "
+                "keras.Model(inputs, outputs)"))
+    return _("a model that builds"), have, None
+
+
+NO_CHANNEL = N_("the channel axis is missing: keras.Input(shape=(28, 28, 1))")
 
 
 def _is_layer(x) -> bool:
@@ -482,26 +518,30 @@ def _is_layer(x) -> bool:
 def _check_is_model(model, what: str) -> None:
     __tracebackhide__ = True
     if model is None:
-        fail(what, "a Keras model", "None", "the function does not `return` the model")
+        fail(what, _("a Keras model"), "None", _("the function does not `return` the model"))
     if isinstance(model, (list, tuple)) and model and all(_is_layer(x) for x in model):
-        fail(what, "a Keras model", f"a {type(model).__name__} of {len(model)} layers",
-             "wrap the layers in a model: keras.Sequential([keras.Input(shape=(28, 28, 1)), ...])")
+        fail(what, _("a Keras model"), _("a {kind} of {n} layers").format(kind=type(model).__name__, n=len(model)),
+             _("wrap the layers in a model: keras.Sequential([keras.Input(shape=(28, 28, 1)), ...])"))
     if not isinstance(model, keras.Model):
-        fail(what, "a Keras model", _describe(model), "return the model you built")
+        fail(what, _("a Keras model"), _describe(model), _("return the model you built"))
     try:
         model.inputs  # noqa: B018  (raises if the model was never built)
         shape = tuple(model.input_shape)
     except Exception:
-        fail(what, "a model built for inputs of shape (28, 28, 1)", "a model with no input shape",
-             "start the Sequential with keras.Input(shape=(28, 28, 1))")
+        fail(what, _("a model built for inputs of shape (28, 28, 1)"), _("a model with no input shape"),
+             _("start the Sequential with keras.Input(shape=(28, 28, 1))"))
     if isinstance(shape, list):
-        fail(what, "one input of shape (28, 28, 1)", f"{len(shape)} inputs", "the convnet takes one image input")
+        fail(what, _("one input of shape (28, 28, 1)"), _("{n} inputs").format(n=len(shape)),
+             _("the convnet takes one image input"))
+    want = _("input shape {shape}").format(shape=(28, 28, 1))
     if shape == (None, 28, 28):
-        fail(what, "input shape (28, 28, 1)", "input shape (28, 28)",
-             "the channel axis is missing: keras.Input(shape=(28, 28, 1))")
+        fail(what, want, _("input shape {shape}").format(shape=(28, 28)), _(NO_CHANNEL))
     if shape != (None, 28, 28, 1):
-        fail(what, "input shape (28, 28, 1)", f"input shape {shape[1:]}",
-             "MNIST images are 28x28 pixels with 1 channel: keras.Input(shape=(28, 28, 1))")
+        fail(what, want, _("input shape {shape}").format(shape=shape[1:]),
+             _("MNIST images are 28x28 pixels with 1 channel: keras.Input(shape=(28, 28, 1))"))
+
+
+FLATTEN_MISSING = N_("Flatten is missing: Dense layers need a vector, flatten the (3, 3, 64) maps first")
 
 
 def _check_layers(rows, spec, what: str) -> None:
@@ -510,67 +550,88 @@ def _check_layers(rows, spec, what: str) -> None:
     for i, (want, got) in enumerate(zip(spec, rows)):
         w_cls, w_shape, w_params, w_cfg = want
         g_cls, g_shape, g_params, g_cfg = got
-        where = f"layer {i} ({g_cls})"
+        where = _("{what}: layer {i} ({kind})").format(what=what, i=i, kind=g_cls)
         if g_cls != w_cls:
-            classes = [r[0] for r in rows]
-            if w_cls == "Flatten" and "Flatten" not in classes:
-                mistake = "Flatten is missing: Dense layers need a vector, flatten the (3, 3, 64) maps first"
-            elif w_cls == "Flatten" or g_cls == "Flatten":
-                mistake = "Flatten goes right after the last Conv2D, before the first Dense"
-            elif w_cls == "MaxPooling2D" and g_cls == "Conv2D":
-                mistake = "a MaxPooling2D((2, 2)) follows each of the first two Conv2D layers"
-            else:
-                mistake = "the layers are in the wrong order or of the wrong kind"
-            fail(f"{what}: {where}", f"{w_cls}", f"{g_cls} (your layers: {', '.join(classes)})", mistake)
+            _fail_layer_kind(rows, w_cls, g_cls, where)
         if g_cls == "Conv2D":
-            if g_cfg.get("padding") != "valid":
-                fail(f"{what}: {where}", "padding='valid' (the default)", f"padding='{g_cfg.get('padding')}'",
-                     "padding='same' keeps the size: the book's convnet shrinks each map by 2 "
-                     "(28 -> 26); leave padding at its default")
-            if tuple(g_cfg["kernel_size"]) != w_cfg["kernel_size"]:
-                fail(f"{what}: {where}", f"kernel_size={w_cfg['kernel_size']}",
-                     f"kernel_size={tuple(g_cfg['kernel_size'])}", "every Conv2D uses a 3x3 window: (3, 3)")
-            if g_cfg["filters"] != w_cfg["filters"]:
-                order = [r[3].get("filters") for r in rows if r[0] == "Conv2D"]
-                mistake = ("the filters grow with depth: 32, then 64, then 64"
-                           if sorted(order) == sorted([32, 64, 64]) else "32, 64 and 64 filters")
-                fail(f"{what}: {where}", f"{w_cfg['filters']} filters", f"{g_cfg['filters']} filters "
-                     f"(your Conv2D layers: {order})", mistake)
-            if tuple(g_cfg.get("strides", (1, 1))) != (1, 1):
-                fail(f"{what}: {where}", "strides=(1, 1)", f"strides={tuple(g_cfg['strides'])}",
-                     "leave the stride at 1; the pooling layers do the downsampling")
-        if g_cls == "MaxPooling2D" and tuple(g_cfg["pool_size"]) != (2, 2):
-            fail(f"{what}: {where}", "pool_size=(2, 2)", f"pool_size={tuple(g_cfg['pool_size'])}",
-                 "MaxPooling2D((2, 2)) halves each side: 26 -> 13")
-        if g_cls == "MaxPooling2D" and tuple(g_cfg.get("strides") or g_cfg["pool_size"]) != (2, 2):
-            fail(f"{what}: {where}", "strides=(2, 2) (the default: the pool size)",
-                 f"strides={tuple(g_cfg['strides'])}", "leave the pooling's strides at their default: the "
-                 "windows must not overlap, each side is halved")
-        if g_cls == "MaxPooling2D" and g_cfg.get("padding") != "valid":
-            fail(f"{what}: {where}", "padding='valid'", f"padding='{g_cfg.get('padding')}'",
-                 "leave the pooling padding at its default")
+            _check_conv(rows, g_cfg, w_cfg, where)
+        if g_cls == "MaxPooling2D":
+            _check_pooling(g_cfg, where)
         if g_cls in ("Conv2D", "Dense") and "activation" in w_cfg and g_cfg["activation"] != w_cfg["activation"]:
-            act = g_cfg["activation"]
-            if w_cfg["activation"] == "softmax":
-                mistake = {
-                    "sigmoid": "sigmoid scores each digit on its own; softmax makes the 10 outputs "
-                               "a probability distribution (one class per image)",
-                    "linear": "no activation gives raw scores (logits); use activation='softmax'",
-                }.get(act, "the output layer of a 10-class classifier uses softmax")
-            else:
-                mistake = "the hidden layers use activation='relu'" + (
-                    " (with no activation, stacked layers collapse to one linear map)" if act == "linear" else "")
-            fail(f"{what}: {where}", f"activation='{w_cfg['activation']}'", f"activation='{act}'", mistake)
+            _fail_activation(g_cfg["activation"], w_cfg["activation"], where)
         if g_cls == "Dense" and g_cfg["units"] != w_cfg["units"]:
-            mistake = ("one output unit per digit: Dense(10, activation='softmax')" if w_cfg["units"] == 10
-                       else "the book's classifier has Dense(64, activation='relu') before the output")
-            fail(f"{what}: {where}", f"{w_cfg['units']} units", f"{g_cfg['units']} units", mistake)
+            mistake = (_("one output unit per digit: Dense(10, activation='softmax')") if w_cfg["units"] == 10
+                       else _("the book's classifier has Dense(64, activation='relu') before the output"))
+            fail(where, _("{n} units").format(n=w_cfg["units"]), _("{n} units").format(n=g_cfg["units"]), mistake)
         if g_shape != w_shape:
-            fail(f"{what}: {where} output shape", w_shape, g_shape,
-                 "check the layers before this one (sizes, padding, pooling)")
+            fail(_("{where} output shape").format(where=where), w_shape, g_shape,
+                 _("check the layers before this one (sizes, padding, pooling)"))
         if g_params != w_params:
-            fail(f"{what}: {where} parameters", f"{w_params:,}", f"{g_params:,}",
-                 "use_bias must stay True; check the number of filters/units")
+            fail(_("{where} parameters").format(where=where), f"{w_params:,}", f"{g_params:,}",
+                 _("use_bias must stay True; check the number of filters/units"))
+
+
+def _fail_layer_kind(rows, w_cls: str, g_cls: str, where: str) -> None:
+    __tracebackhide__ = True
+    classes = [r[0] for r in rows]
+    if w_cls == "Flatten" and "Flatten" not in classes:
+        mistake = _(FLATTEN_MISSING)
+    elif w_cls == "Flatten" or g_cls == "Flatten":
+        mistake = _("Flatten goes right after the last Conv2D, before the first Dense")
+    elif w_cls == "MaxPooling2D" and g_cls == "Conv2D":
+        mistake = _("a MaxPooling2D((2, 2)) follows each of the first two Conv2D layers")
+    else:
+        mistake = _("the layers are in the wrong order or of the wrong kind")
+    fail(where, w_cls, _("{kind} (your layers: {layers})").format(kind=g_cls, layers=", ".join(classes)), mistake)
+
+
+def _check_conv(rows, g_cfg: dict, w_cfg: dict, where: str) -> None:
+    __tracebackhide__ = True
+    if g_cfg.get("padding") != "valid":
+        fail(where, _("padding='valid' (the default)"), f"padding='{g_cfg.get('padding')}'",
+             _("padding='same' keeps the size: the book's convnet shrinks each map by 2 "
+               "(28 -> 26); leave padding at its default"))
+    if tuple(g_cfg["kernel_size"]) != w_cfg["kernel_size"]:
+        fail(where, f"kernel_size={w_cfg['kernel_size']}", f"kernel_size={tuple(g_cfg['kernel_size'])}",
+             _("every Conv2D uses a 3x3 window: (3, 3)"))
+    if g_cfg["filters"] != w_cfg["filters"]:
+        order = [r[3].get("filters") for r in rows if r[0] == "Conv2D"]
+        mistake = (_("the filters grow with depth: 32, then 64, then 64")
+                   if sorted(order) == sorted([32, 64, 64]) else _("32, 64 and 64 filters"))
+        fail(where, _("{n} filters").format(n=w_cfg["filters"]),
+             _("{n} filters (your Conv2D layers: {order})").format(n=g_cfg["filters"], order=order), mistake)
+    if tuple(g_cfg.get("strides", (1, 1))) != (1, 1):
+        fail(where, "strides=(1, 1)", f"strides={tuple(g_cfg['strides'])}",
+             _("leave the stride at 1; the pooling layers do the downsampling"))
+
+
+def _check_pooling(g_cfg: dict, where: str) -> None:
+    __tracebackhide__ = True
+    if tuple(g_cfg["pool_size"]) != (2, 2):
+        fail(where, "pool_size=(2, 2)", f"pool_size={tuple(g_cfg['pool_size'])}",
+             _("MaxPooling2D((2, 2)) halves each side: 26 -> 13"))
+    if tuple(g_cfg.get("strides") or g_cfg["pool_size"]) != (2, 2):
+        fail(where, _("strides=(2, 2) (the default: the pool size)"), f"strides={tuple(g_cfg['strides'])}",
+             _("leave the pooling's strides at their default: the windows must not overlap, each side is halved"))
+    if g_cfg.get("padding") != "valid":
+        fail(where, "padding='valid'", f"padding='{g_cfg.get('padding')}'",
+             _("leave the pooling padding at its default"))
+
+
+def _fail_activation(act: str, want: str, where: str) -> None:
+    __tracebackhide__ = True
+    if want == "softmax":
+        mistake = {
+            "sigmoid": _("sigmoid scores each digit on its own; softmax makes the 10 outputs "
+                         "a probability distribution (one class per image)"),
+            "linear": _("no activation gives raw scores (logits); use activation='softmax'"),
+        }.get(act) or _("the output layer of a 10-class classifier uses softmax")
+    elif act == "linear":
+        mistake = _("the hidden layers use activation='relu' (with no activation, stacked layers collapse "
+                    "to one linear map)")
+    else:
+        mistake = _("the hidden layers use activation='relu'")
+    fail(where, f"activation='{want}'", f"activation='{act}'", mistake)
 
 
 def _check_count(rows, spec, what: str) -> None:
@@ -580,13 +641,14 @@ def _check_count(rows, spec, what: str) -> None:
         want = ", ".join(s[0] for s in spec)
         if len(rows) < len(spec):
             missing = spec[len(rows)][0]
-            mistake = f"a layer is missing (the next expected one is {missing})"
+            mistake = _("a layer is missing (the next expected one is {layer})").format(layer=missing)
             if "Flatten" not in [r[0] for r in rows] and "Flatten" in want:
-                mistake = "Flatten is missing: Dense layers need a vector, flatten the (3, 3, 64) maps first"
+                mistake = _(FLATTEN_MISSING)
         else:
-            mistake = "there are extra layers (Dropout, another Dense, a pooling after the last Conv2D?)"
-        fail(f"{what}: number of layers", f"{len(spec)} layers ({want})",
-             f"{len(rows)} layers ({classes or 'none'})", mistake)
+            mistake = _("there are extra layers (Dropout, another Dense, a pooling after the last Conv2D?)")
+        fail(_("{what}: number of layers").format(what=what),
+             _("{n} layers ({layers})").format(n=len(spec), layers=want),
+             _("{n} layers ({layers})").format(n=len(rows), layers=classes or _("none")), mistake)
 
 
 def check_conv_base(model) -> None:
@@ -595,14 +657,14 @@ def check_conv_base(model) -> None:
     ``model`` is the model or, better, the function that builds it (its errors get explained).
     """
     __tracebackhide__ = True
-    what = "Convolutional base"
+    what = _("Convolutional base")
     model = build(model, what)
     _check_is_model(model, what)
     rows = _layer_rows(model)
     spec = E.CONV_BASE
     _check_layers(rows, spec, what)  # compares the common prefix first: a better message
     _check_count(rows, spec, what)
-    passed(f"{what}: 5 layers, output (3, 3, 64), {sum(s[2] for s in spec):,} parameters")
+    passed(_("{what}: 5 layers, output (3, 3, 64), {n} parameters").format(what=what, n=f"{sum(s[2] for s in spec):,}"))
 
 
 def check_full_model(model) -> None:
@@ -611,23 +673,25 @@ def check_full_model(model) -> None:
     ``model`` is the model or the function that builds it.
     """
     __tracebackhide__ = True
-    what = "The convnet"
+    what = _("The convnet")
     model = build(model, what)
     _check_is_model(model, what)
     rows = _layer_rows(model)
     spec = E.FULL_MODEL
     classes = [r[0] for r in rows]
     if "Flatten" not in classes and classes[:5] == [s[0] for s in spec[:5]]:
-        fail(f"{what}: layer 5", "Flatten, turning the (3, 3, 64) maps into 576 numbers",
-             f"{classes[5] if len(classes) > 5 else 'nothing'} (your layers: {', '.join(classes)})",
-             "Flatten is missing: Dense applied to (3, 3, 64) maps gives an output of shape "
-             f"{rows[-1][1]} instead of (10,)")
+        fail(_("{what}: layer {i} ({kind})").format(what=what, i=5, kind="Flatten"),
+             _("Flatten, turning the (3, 3, 64) maps into 576 numbers"),
+             _("{kind} (your layers: {layers})").format(kind=classes[5] if len(classes) > 5 else _("nothing"),
+                                                         layers=", ".join(classes)),
+             _("Flatten is missing: Dense applied to (3, 3, 64) maps gives an output of shape "
+               "{shape} instead of (10,)").format(shape=rows[-1][1]))
     _check_layers(rows, spec, what)
     _check_count(rows, spec, what)
     total = int(model.count_params())
     if total != E.TOTAL_PARAMS:
-        fail(f"{what}: total parameters", f"{E.TOTAL_PARAMS:,}", f"{total:,}")
-    passed(f"{what}: 8 layers, Flatten -> (576,), output (10,), {total:,} parameters")
+        fail(_("{what}: total parameters").format(what=what), f"{E.TOTAL_PARAMS:,}", f"{total:,}")
+    passed(_("{what}: 8 layers, Flatten -> (576,), output (10,), {n} parameters").format(what=what, n=f"{total:,}"))
 
 
 def check_new_model_each_call(builder) -> None:
@@ -641,9 +705,10 @@ def check_new_model_each_call(builder) -> None:
 def judge_distinct(distinct: bool, builder=None) -> None:
     __tracebackhide__ = True
     if not distinct:
-        fail(f"{getattr(builder, '__name__', 'the builder')}() called twice", "two new models",
-             "the same model object twice", "create the model inside the function, at each call")
-    passed("a new model at each call")
+        fail(_("{builder}() called twice").format(builder=getattr(builder, "__name__", None) or _("the builder")),
+             _("two new models"), _("the same model object twice"),
+             _("create the model inside the function, at each call"))
+    passed(_("a new model at each call"))
 
 
 def check_summary_answers(shapes: Sequence, params: Sequence, model=None) -> None:
@@ -653,59 +718,76 @@ def check_summary_answers(shapes: Sequence, params: Sequence, model=None) -> Non
     """
     __tracebackhide__ = True
     evidence.save("summary", shapes=evidence.plain(shapes), params=evidence.plain(params))
-    what = "Your reading of model.summary()"
+    what = _("Your reading of model.summary()")
     want_shapes = [s[1] for s in E.CONV_BASE]
     want_params = [s[2] for s in E.CONV_BASE]
-    for name, got, want in (("output shapes", shapes, want_shapes), ("parameter counts", params, want_params)):
+    for name, got, want in ((_("output shapes"), shapes, want_shapes), (_("parameter counts"), params, want_params)):
         if got is None or not hasattr(got, "__len__"):
-            fail(f"{what}: {name}", f"a list of {len(want)} entries", _describe(got), "fill in the list")
+            fail(f"{what}: {name}", _("a list of {n} entries").format(n=len(want)), _describe(got),
+                 _("fill in the list"))
         if len(got) != len(want):
-            fail(f"{what}: number of {name}", f"{len(want)} (one per layer of the base)", len(got),
-                 "one entry per layer: Conv2D, MaxPooling2D, Conv2D, MaxPooling2D, Conv2D")
-    import numbers
-
-    def plain_int(x) -> bool:  # a real integer, not an object that claims to equal anything
-        return isinstance(x, numbers.Integral) and not isinstance(x, bool)
-
+            fail(_("{what}: number of {name}").format(what=what, name=name),
+                 _("{n} (one per layer of the base)").format(n=len(want)), len(got),
+                 _("one entry per layer: Conv2D, MaxPooling2D, Conv2D, MaxPooling2D, Conv2D"))
     for i, (got, want) in enumerate(zip(shapes, want_shapes)):
-        got_t = tuple(got) if isinstance(got, (tuple, list)) else got
-        if not isinstance(got_t, tuple) or not all(plain_int(x) or x is None for x in got_t):
-            fail(f"{what}: output shape of layer {i} ({E.CONV_BASE[i][0]})", f"a tuple of integers such as {want}",
-                 _describe(got), "write the shape as a tuple of numbers, e.g. (26, 26, 32)")
-        got_t = tuple(None if x is None else int(x) for x in got_t)
-        if got_t != want:
-            mistake = "leave out the batch axis (None)" if (isinstance(got_t, tuple)
-                      and got_t[1:] == want) else "read the 'Output Shape' column of the summary"
-            fail(f"{what}: output shape of layer {i} ({E.CONV_BASE[i][0]})", want, got, mistake)
+        _judge_summary_shape(got, want, _("{what}: output shape of layer {i} ({kind})").format(
+            what=what, i=i, kind=E.CONV_BASE[i][0]))
     for i, (got, want) in enumerate(zip(params, want_params)):
-        if not plain_int(got):
-            fail(f"{what}: parameters of layer {i} ({E.CONV_BASE[i][0]})", f"an integer such as {want}",
-                 _describe(got), "write the count as a whole number, e.g. 320")
-        if int(got) != want:
-            mistake = ("pooling layers have no weights: 0" if want == 0
-                       else "read the 'Param #' column, or compute (3*3*in_channels + 1) * filters")
-            fail(f"{what}: parameters of layer {i} ({E.CONV_BASE[i][0]})", want, got, mistake)
+        _judge_summary_count(got, want, _("{what}: parameters of layer {i} ({kind})").format(
+            what=what, i=i, kind=E.CONV_BASE[i][0]))
     if model is not None:
         rows = _layer_rows(build(model))
         if [r[1] for r in rows] != want_shapes or [r[2] for r in rows] != want_params:
-            fail(what, "your model to have the shapes and counts you read",
-                 f"{[r[1] for r in rows]}, {[r[2] for r in rows]}", "rebuild the base with build_conv_base()")
-    passed(f"{what}: all {len(want_shapes)} layers right")
+            fail(what, _("your model to have the shapes and counts you read"),
+                 f"{[r[1] for r in rows]}, {[r[2] for r in rows]}", _("rebuild the base with build_conv_base()"))
+    passed(_("{what}: all {n} layers right").format(what=what, n=len(want_shapes)))
+
+
+def _plain_int(x) -> bool:
+    """A real integer, not an object that claims to equal anything."""
+    import numbers
+
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+def _judge_summary_shape(got, want: tuple, where: str) -> None:
+    __tracebackhide__ = True
+    got_t = tuple(got) if isinstance(got, (tuple, list)) else got
+    if not isinstance(got_t, tuple) or not all(_plain_int(x) or x is None for x in got_t):
+        fail(where, _("a tuple of integers such as {example}").format(example=want), _describe(got),
+             _("write the shape as a tuple of numbers, e.g. (26, 26, 32)"))
+    got_t = tuple(None if x is None else int(x) for x in got_t)
+    if got_t != want:
+        mistake = (_("leave out the batch axis (None)") if got_t[1:] == want
+                   else _("read the 'Output Shape' column of the summary"))
+        fail(where, want, got, mistake)
+
+
+def _judge_summary_count(got, want: int, where: str) -> None:
+    __tracebackhide__ = True
+    if not _plain_int(got):
+        fail(where, _("an integer such as {example}").format(example=want), _describe(got),
+             _("write the count as a whole number, e.g. 320"))
+    if int(got) != want:
+        mistake = (_("pooling layers have no weights: 0") if want == 0
+                   else _("read the 'Param #' column, or compute (3*3*in_channels + 1) * filters"))
+        fail(where, want, got, mistake)
 
 
 def check_probabilities(probs, n: int) -> None:
     """Predictions on a batch of n images: (n, 10), non-negative, rows summing to 1."""
     __tracebackhide__ = True
-    what = "Predictions are probabilities over the 10 digits"
+    what = _("Predictions are probabilities over the 10 digits")
     if probs is None:
-        fail(what, f"an array of shape ({n}, 10)", "None", "model.predict(batch) returns the probabilities")
+        fail(what, _an_array((n, 10)), "None", _("model.predict(batch) returns the probabilities"))
     probs = np.asarray(as_array(probs))
     if probs.shape != (n, 10):
-        fail(what, f"shape ({n}, 10)", f"shape {probs.shape}", "model.predict(batch) on the whole batch")
+        fail(what, _shape((n, 10)), _shape(probs.shape), _("model.predict(batch) on the whole batch"))
     sums = probs.sum(axis=1)
     if probs.min() < 0 or not np.allclose(sums, 1, atol=1e-4):
-        fail(what, "non-negative rows summing to 1", f"row sums from {sums.min():.3f} to {sums.max():.3f}",
-             "the output layer needs activation='softmax'")
+        fail(what, _("non-negative rows summing to 1"),
+             _("row sums from {lo} to {hi}").format(lo=f"{sums.min():.3f}", hi=f"{sums.max():.3f}"),
+             _("the output layer needs activation='softmax'"))
     passed(what)
 
 
@@ -771,30 +853,33 @@ def check_compiled(model, n_samples: int) -> None:
 def judge_compile_settings(settings: dict, n_samples: int) -> None:
     """The settings of :func:`compile_settings` against the course's recipe for ``n_samples`` images."""
     __tracebackhide__ = True
-    what = "Compiled model"
+    what = _("Compiled model")
     if "model" in settings and settings["model"] is None:
-        fail(what, "the compiled model", "None", "compile_model must `return model` after compiling it")
+        fail(what, _("the compiled model"), "None", _("compile_model must `return model` after compiling it"))
     if not settings.get("compiled"):
-        fail(what, "a compiled model", "a model that was not compiled",
-             "call model.compile(optimizer=..., loss=..., metrics=[...]) inside compile_model")
+        fail(what, _("a compiled model"), _("a model that was not compiled"),
+             _("call model.compile(optimizer=..., loss=..., metrics=[...]) inside compile_model"))
     _judge_optimizer(settings, what)
     _judge_schedule(settings["learning_rate"], n_samples, what)
     _judge_loss(settings["loss"], what)
     _judge_metrics(settings["metrics"], what)
-    passed(f"{what}: RMSprop with the course's schedule, categorical cross-entropy, accuracy")
+    passed(_("{what}: RMSprop with the course's schedule, categorical cross-entropy, accuracy").format(what=what))
 
 
 def _judge_optimizer(settings: dict, what: str) -> None:
     __tracebackhide__ = True
     opt = settings["optimizer"]
     if opt != "RMSprop":
-        fail(f"{what}: optimizer", "RMSprop", opt, "the book trains with keras.optimizers.RMSprop")
+        fail(_("{what}: optimizer").format(what=what), "RMSprop", opt,
+             _("the book trains with keras.optimizers.RMSprop"))
     have = settings.get("optimizer_config", {})
     changed = {k: have.get(k) for k, v in RMSPROP_DEFAULTS.items() if have.get(k) != v}
     if changed:
-        fail(f"{what}: RMSprop's settings", ", ".join(f"{k}={RMSPROP_DEFAULTS[k]!r}" for k in changed)
-             + " (RMSprop's defaults)", ", ".join(f"{k}={v!r}" for k, v in changed.items()),
-             "give RMSprop only the learning rate: keras.optimizers.RMSprop(learning_rate=...)")
+        fail(_("{what}: RMSprop's settings").format(what=what),
+             _("{settings} (RMSprop's defaults)").format(
+                 settings=", ".join(f"{k}={RMSPROP_DEFAULTS[k]!r}" for k in changed)),
+             ", ".join(f"{k}={v!r}" for k, v in changed.items()),
+             _("give RMSprop only the learning rate: keras.optimizers.RMSprop(learning_rate=...)"))
 
 
 def _judge_schedule(lr: dict, n_samples: int, what: str) -> None:
@@ -804,18 +889,21 @@ def _judge_schedule(lr: dict, n_samples: int, what: str) -> None:
     from mnistcnn import recipe
 
     recipe_call = "recipe.learning_rate_schedule(n_samples)"
+    where = _("{what}: learning rate").format(what=what)
     if "schedule" not in lr:
-        fail(f"{what}: learning rate", f"the course's schedule, {recipe_call}",
-             f"a constant {float(lr['constant']):g}", f"pass learning_rate={recipe_call} to RMSprop")
+        fail(where, _("the course's schedule, {call}").format(call=recipe_call),
+             _("a constant {value}").format(value=f"{float(lr['constant']):g}"),
+             _("pass learning_rate={call} to RMSprop").format(call=recipe_call))
     want = recipe.learning_rate_schedule(n_samples).get_config()
     have = lr.get("config") or {}
     if lr["schedule"] != "CosineDecay":
-        fail(f"{what}: learning rate", f"a CosineDecay schedule, {recipe_call}", f"a {lr['schedule']}",
-             f"use the course's schedule: learning_rate={recipe_call}")
+        fail(where, _("a CosineDecay schedule, {call}").format(call=recipe_call),
+             _("a {schedule}").format(schedule=lr["schedule"]),
+             _("use the course's schedule: learning_rate={call}").format(call=recipe_call))
     for key in ("initial_learning_rate", "alpha", "warmup_steps", "warmup_target"):
         if have.get(key) != want[key]:
-            fail(f"{what}: learning-rate schedule, {key}", repr(want[key]), repr(have.get(key)),
-                 f"use the course's schedule unchanged: {recipe_call}")
+            fail(_("{what}: learning-rate schedule, {key}").format(what=what, key=key), repr(want[key]),
+                 repr(have.get(key)), _("use the course's schedule unchanged: {call}").format(call=recipe_call))
     if have.get("decay_steps") != want["decay_steps"]:
         _schedule_span_failure(have.get("decay_steps"), want["decay_steps"], n_samples, what)
 
@@ -825,30 +913,44 @@ def _schedule_span_failure(got, want: int, n_samples: int, what: str) -> None:
     from mnistcnn import recipe
 
     per_epoch = want // recipe.EPOCHS
-    expected = (f"a schedule over the {want:,} training steps of {recipe.EPOCHS} epochs on n_samples = "
-                f"{n_samples:,} images ({per_epoch:,} steps per epoch)")
+    where = _("{what}: learning-rate schedule").format(what=what)
+    expected = _("a schedule over the {steps} training steps of {epochs} epochs on n_samples = {n} images "
+                 "({per_epoch} steps per epoch)").format(steps=f"{want:,}", epochs=recipe.EPOCHS,
+                                                         n=f"{n_samples:,}", per_epoch=f"{per_epoch:,}")
     if not isinstance(got, (int, float)) or isinstance(got, bool) or got <= 0:
-        fail(f"{what}: learning-rate schedule", expected, f"decay_steps={got!r}",
-             "use recipe.learning_rate_schedule(n_samples)")
-    have = f"a schedule over {got:,} steps, i.e. {got / per_epoch:.2f} of the {recipe.EPOCHS} epochs"
+        fail(where, expected, f"decay_steps={got!r}", _("use recipe.learning_rate_schedule(n_samples)"))
+    have = _("a schedule over {steps} steps, i.e. {fraction} of the {epochs} epochs").format(
+        steps=f"{got:,}", fraction=f"{got / per_epoch:.2f}", epochs=recipe.EPOCHS)
     for images in (60_000, 54_000, 10_000):
         if images != n_samples and got == recipe.learning_rate_schedule(images).get_config()["decay_steps"]:
-            fail(f"{what}: learning-rate schedule", expected, f"{have} (a schedule for {images:,} images)",
-                 f"the schedule is built for {images:,} images whatever n_samples is: pass n_samples, "
-                 "the argument of compile_model, to recipe.learning_rate_schedule")
+            fail(where, expected, _("{have} (a schedule for {n} images)").format(have=have, n=f"{images:,}"),
+                 _("the schedule is built for {n} images whatever n_samples is: pass n_samples, "
+                   "the argument of compile_model, to recipe.learning_rate_schedule").format(n=f"{images:,}"))
+    fail(where, expected, have, _schedule_mistake(got, want, per_epoch, n_samples))
+
+
+def _schedule_mistake(got, want: int, per_epoch: int, n_samples: int) -> str:
+    from mnistcnn import recipe
+
     if got == math.ceil(n_samples / recipe.BATCH_SIZE) * recipe.EPOCHS:
-        mistake = ("the schedule counts the validation images too: fit trains on 90 % of them; "
-                   "recipe.learning_rate_schedule(n_samples) leaves them out")
-    elif got < per_epoch:
-        mistake = ("the learning rate falls to nothing within the first epoch, and the model stops "
-                   "learning: build the schedule from n_samples with recipe.learning_rate_schedule")
-    elif got < want:
-        mistake = (f"the learning rate reaches 0 after {got / per_epoch:.1f} epochs and the last ones learn "
-                   "nothing: use recipe.learning_rate_schedule(n_samples)")
-    else:
-        mistake = ("the learning rate is still far from 0 when training ends: use "
-                   "recipe.learning_rate_schedule(n_samples)")
-    fail(f"{what}: learning-rate schedule", expected, have, mistake)
+        return _("the schedule counts the validation images too: fit trains on 90 % of them; "
+                 "recipe.learning_rate_schedule(n_samples) leaves them out")
+    if got < per_epoch:
+        return _("the learning rate falls to nothing within the first epoch, and the model stops "
+                 "learning: build the schedule from n_samples with recipe.learning_rate_schedule")
+    if got < want:
+        return _("the learning rate reaches 0 after {epochs} epochs and the last ones learn "
+                 "nothing: use recipe.learning_rate_schedule(n_samples)").format(epochs=f"{got / per_epoch:.1f}")
+    return _("the learning rate is still far from 0 when training ends: use "
+             "recipe.learning_rate_schedule(n_samples)")
+
+
+LOSS_MISTAKES = {
+    "sparsecategoricalcrossentropy": N_("the labels are one-hot: sparse_... is for integer labels"),
+    "binarycrossentropy": N_("binary cross-entropy is for two classes; there are 10"),
+    "mse": N_("mean squared error is for regression; classification uses cross-entropy"),
+    "meansquarederror": N_("mean squared error is for regression; classification uses cross-entropy"),
+}
 
 
 def _judge_loss(loss: dict, what: str) -> None:
@@ -857,53 +959,50 @@ def _judge_loss(loss: dict, what: str) -> None:
     canonical = name.lower().replace("_", "")
     if loss.get("kind") == "CategoricalCrossentropy":  # a Loss object, whatever name it was given
         canonical = "categoricalcrossentropy"
+    where = _("{what}: loss").format(what=what)
     if canonical != "categoricalcrossentropy":
-        mistakes = {
-            "sparsecategoricalcrossentropy": "the labels are one-hot: sparse_... is for integer labels",
-            "binarycrossentropy": "binary cross-entropy is for two classes; there are 10",
-            "mse": "mean squared error is for regression; classification uses cross-entropy",
-            "meansquarederror": "mean squared error is for regression; classification uses cross-entropy",
-        }
-        fail(f"{what}: loss", "'categorical_crossentropy'", repr(name),
-             mistakes.get(canonical, "10 classes with one-hot labels: loss='categorical_crossentropy'"))
+        mistake = LOSS_MISTAKES.get(canonical, N_("10 classes with one-hot labels: loss='categorical_crossentropy'"))
+        fail(where, "'categorical_crossentropy'", repr(name), _(mistake))
     if loss.get("from_logits"):
-        fail(f"{what}: loss", "categorical cross-entropy on probabilities (from_logits=False)", "from_logits=True",
-             "the model ends with a softmax, so its outputs are probabilities, not logits: leave "
-             "from_logits at its default")
+        fail(where, _("categorical cross-entropy on probabilities (from_logits=False)"), "from_logits=True",
+             _("the model ends with a softmax, so its outputs are probabilities, not logits: leave "
+               "from_logits at its default"))
     if loss.get("label_smoothing"):
-        fail(f"{what}: loss", "label_smoothing=0 (the default)", f"label_smoothing={loss['label_smoothing']:g}",
-             "the lesson's loss is plain categorical cross-entropy: loss='categorical_crossentropy'")
+        fail(where, _("label_smoothing=0 (the default)"), f"label_smoothing={loss['label_smoothing']:g}",
+             _("the lesson's loss is plain categorical cross-entropy: loss='categorical_crossentropy'"))
 
 
 def _judge_metrics(metrics: list, what: str) -> None:
     __tracebackhide__ = True
     names = [f"{m.get('name')}" if m.get("kind") in ("string", "function") else f"{m.get('kind')}()"
              for m in metrics]
+    where = _("{what}: metrics").format(what=what)
     for m in metrics:
         kind, name = m.get("kind"), str(m.get("name"))
         if kind == "Accuracy" or (kind == "string" and name == "Accuracy"):
-            fail(f"{what}: metrics", "['accuracy']", names,
-                 "keras.metrics.Accuracy() counts the outputs exactly equal to the labels (probabilities "
-                 "never are): use metrics=['accuracy'] or keras.metrics.CategoricalAccuracy()")
+            fail(where, "['accuracy']", names,
+                 _("keras.metrics.Accuracy() counts the outputs exactly equal to the labels (probabilities "
+                   "never are): use metrics=['accuracy'] or keras.metrics.CategoricalAccuracy()"))
         canonical = name.lower().replace("_", "")
         if kind in ("string", "function") and (name in ("accuracy", "acc") or canonical == "categoricalaccuracy"):
             return
         if kind == "CategoricalAccuracy":
             return
-    mistake = "pass metrics=['accuracy'] to follow accuracy per epoch"
+    mistake = _("pass metrics=['accuracy'] to follow accuracy per epoch")
     if any("sparse" in n.lower() for n in names):
-        mistake = "the labels are one-hot: sparse_categorical_accuracy is for integer labels; use 'accuracy'"
+        mistake = _("the labels are one-hot: sparse_categorical_accuracy is for integer labels; use 'accuracy'")
     elif any("binary" in n.lower() for n in names):
-        mistake = "binary accuracy is for two classes; use metrics=['accuracy']"
-    fail(f"{what}: metrics", "['accuracy']", names, mistake)
+        mistake = _("binary accuracy is for two classes; use metrics=['accuracy']")
+    fail(where, "['accuracy']", names, mistake)
 
 
-def trained(obj, what: str = "the result of the training cell"):
+def trained(obj, what: str | None = None):
     """``obj`` (a trained model or a History) from the notebook, or a clear failure if it is missing."""
     __tracebackhide__ = True
     if obj is None:
-        fail(f"Nothing to check: {what} is missing", "the training cell to have run without error",
-             "no such variable", "run the notebook from the top (Run All) and fix the first error")
+        fail(_("Nothing to check: {what} is missing").format(what=what or _("the result of the training cell")),
+             _("the training cell to have run without error"), _("no such variable"),
+             _("run the notebook from the top (Run All) and fix the first error"))
     return obj
 
 
@@ -927,10 +1026,10 @@ def check_training_labels(y) -> None:
     __tracebackhide__ = True
     y = np.asarray(y)
     if y.ndim == 1:
-        fail("Training labels for categorical_crossentropy", "one-hot labels of shape (N, 10)",
-             f"integer labels of shape {y.shape}",
-             "categorical_crossentropy compares probability vectors: one-hot encode the labels with "
-             "keras.utils.to_categorical, or use sparse_categorical_crossentropy")
+        fail(_("Training labels for categorical_crossentropy"), _("one-hot labels of shape (N, 10)"),
+             _("integer labels of shape {shape}").format(shape=y.shape),
+             _("categorical_crossentropy compares probability vectors: one-hot encode the labels with "
+               "keras.utils.to_categorical, or use sparse_categorical_crossentropy"))
 
 
 def figure_data(fig) -> dict:
@@ -966,18 +1065,21 @@ def check_history_plot(fig, history) -> None:
 
     record("history", history)
 
-    what = "Training curves"
+    what = _("Training curves")
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     if fig is None:
         evidence.save("figure", figure=None, history=hist)
-        fail(what, "a matplotlib Figure", "None", "return the figure (fig, axes = plt.subplots(...))")
+        fail(what, _("a matplotlib Figure"), "None", _(NO_FIGURE))
     if not isinstance(fig, matplotlib.figure.Figure):
         evidence.save("figure", figure=evidence.plain(fig), history=hist)
-        fail(what, "a matplotlib Figure", _describe(fig), "return fig, not the axes or plt")
+        fail(what, _("a matplotlib Figure"), _describe(fig), _(NOT_A_FIGURE))
     data = figure_data(fig)
     evidence.save("figure", figure=data, history=hist)
     judge_figure(data, hist)
 
+
+NO_FIGURE = N_("return the figure (fig, axes = plt.subplots(...))")
+NOT_A_FIGURE = N_("return fig, not the axes or plt")
 
 #: Words that name the validation line in a legend (English and the course's other languages).
 VALIDATION_WORDS = ("val", "验证")
@@ -1005,52 +1107,72 @@ def _find_line(panel: dict, values: list) -> dict | None:
 def judge_figure(data, hist: dict) -> None:
     """The figure's data (:func:`figure_data`) against the history it should show."""
     __tracebackhide__ = True
-    what = "Training curves"
+    what = _("Training curves")
     if data is None:
-        fail(what, "a matplotlib Figure", "None", "return the figure (fig, axes = plt.subplots(...))")
+        fail(what, _("a matplotlib Figure"), "None", _(NO_FIGURE))
     if not isinstance(data, dict) or "panels" not in data:
-        fail(what, "a matplotlib Figure", _describe(from_evidence(data)), "return fig, not the axes or plt")
+        fail(what, _("a matplotlib Figure"), _describe(from_evidence(data)), _(NOT_A_FIGURE))
     axes = data["panels"]
     if len(axes) != 2:
-        fail(f"{what}: panels", "2 panels with lines (loss, accuracy)", f"{len(axes)} panels with lines",
-             "fig, (ax_loss, ax_acc) = plt.subplots(1, 2): one for loss, one for accuracy")
+        fail(_("{what}: panels").format(what=what), _("2 panels with lines (loss, accuracy)"),
+             _("{n} panels with lines").format(n=len(axes)),
+             _("fig, (ax_loss, ax_acc) = plt.subplots(1, 2): one for loss, one for accuracy"))
     for ax, metric in zip(axes, ("loss", "accuracy")):
-        _judge_panel(ax, metric, hist, data.get("figure_legend") or [], f"{what}: the {metric} panel")
-    passed(f"{what}: loss and accuracy panels, training and validation, {len(hist['loss'])} epochs")
+        panel = (_("{what}: the loss panel") if metric == "loss" else _("{what}: the accuracy panel")).format(what=what)
+        _judge_panel(ax, metric, hist, data.get("figure_legend") or [], panel)
+    passed(_("{what}: loss and accuracy panels, training and validation, {n} epochs").format(
+        what=what, n=len(hist["loss"])))
+
+
+METRIC_NAMES = {"loss": N_("loss"), "accuracy": N_("accuracy")}
 
 
 def _judge_panel(ax: dict, metric: str, hist: dict, figure_legend: list, panel: str) -> None:
     __tracebackhide__ = True
     if len(ax["lines"]) != 2:
-        fail(panel, "2 lines (training and validation)", f"{len(ax['lines'])} lines",
-             f"plot history.history['{metric}'] and history.history['val_{metric}']")
+        fail(panel, _("2 lines (training and validation)"), _("{n} lines").format(n=len(ax["lines"])),
+             _("plot history.history['{metric}'] and history.history['val_{metric}']").format(metric=metric))
     other = "accuracy" if metric == "loss" else "loss"
     labels = _line_labels(ax)
     for key in (metric, f"val_{metric}"):
         line = _find_line(ax, hist[key])
         if line is None:
             swapped = any(_find_line(ax, hist[k]) for k in (other, f"val_{other}"))
-            fail(panel, f"a line with the values of history.history['{key}']", "no such line",
-                 "the panels are swapped: loss on the left, accuracy on the right" if swapped
-                 else f"plot history.history['{key}'] against the epochs")
-        _judge_epochs(line, len(hist[key]), f"{panel}, the line of history.history['{key}']")
+            fail(panel, _("a line with the values of history.history['{key}']").format(key=key), _("no such line"),
+                 _("the panels are swapped: loss on the left, accuracy on the right") if swapped
+                 else _("plot history.history['{key}'] against the epochs").format(key=key))
+        _judge_epochs(line, len(hist[key]), _("{panel}, the line of history.history['{key}']").format(
+            panel=panel, key=key))
         _judge_label(labels[ax["lines"].index(line)], key, panel)
+    _judge_axis_labels(ax, metric, other, panel)
+    _judge_legend(ax, labels, figure_legend, panel)
+
+
+def _judge_axis_labels(ax: dict, metric: str, other: str, panel: str) -> None:
+    __tracebackhide__ = True
     ylabel = f"{ax['ylabel']} {ax.get('title') or ''}".lower()
     if not ax["xlabel"] or not ax["ylabel"]:
-        fail(f"{panel}: axis labels", "an x label (epoch) and a y label",
-             f"x: {ax['xlabel']!r}, y: {ax['ylabel']!r}", "ax.set_xlabel(...), ax.set_ylabel(...)")
+        fail(_("{panel}: axis labels").format(panel=panel), _("an x label (epoch) and a y label"),
+             _("x: {x}, y: {y}").format(x=repr(ax["xlabel"]), y=repr(ax["ylabel"])),
+             "ax.set_xlabel(...), ax.set_ylabel(...)")
     if other in ylabel and metric not in ylabel:
-        fail(f"{panel}: y label", f"a label naming the {metric}", repr(ax["ylabel"]),
-             f"this panel shows the {metric}: the label and the data disagree")
-    legend = ax["legend"] if ax["legend"] is not None else None
+        name = _(METRIC_NAMES[metric])
+        fail(_("{panel}: y label").format(panel=panel), _("a label naming the {metric}").format(metric=name),
+             repr(ax["ylabel"]),
+             _("this panel shows the {metric}: the label and the data disagree").format(metric=name))
+
+
+def _judge_legend(ax: dict, labels: list, figure_legend: list, panel: str) -> None:
+    __tracebackhide__ = True
+    legend = ax["legend"]
     texts = list(legend or []) + list(figure_legend)
+    where = _("{panel}: legend").format(panel=panel)
     if legend is None and not all(label in figure_legend for label in labels):
-        fail(f"{panel}: legend", "a legend naming training and validation", "no legend",
-             "give each line a label=... and call ax.legend()")
-    missing = [label for label in labels if label not in texts]
-    if missing:
-        fail(f"{panel}: legend", f"a legend with both lines: {labels}", list(texts),
-             "call ax.legend() after plotting both lines, each with its label=...")
+        fail(where, _("a legend naming training and validation"), _("no legend"),
+             _("give each line a label=... and call ax.legend()"))
+    if [label for label in labels if label not in texts]:
+        fail(where, _("a legend with both lines: {labels}").format(labels=labels), list(texts),
+             _("call ax.legend() after plotting both lines, each with its label=..."))
 
 
 def _line_labels(ax: dict) -> list[str]:
@@ -1069,28 +1191,31 @@ def _judge_epochs(line: dict, n_epochs: int, where: str) -> None:
     epochs = np.arange(1, n_epochs + 1)
     if np.array_equal(x, epochs):
         return
+    where = _("{where}: x values").format(where=where)
+    expected = _("the epochs 1, 2, ..., {n}").format(n=n_epochs)
     if np.array_equal(x, epochs - 1):
-        fail(f"{where}: x values", f"the epochs 1, 2, ..., {n_epochs}", f"0, 1, ..., {n_epochs - 1}",
-             "the epochs are numbered from 0 (plotting the values alone numbers them 0, 1, ...): "
-             f"plot against range(1, {n_epochs + 1}), i.e. range(1, len(values) + 1)")
-    fail(f"{where}: x values", f"the epochs 1, 2, ..., {n_epochs}", x.tolist(),
-         "plot against range(1, len(values) + 1)")
+        fail(where, expected, f"0, 1, ..., {n_epochs - 1}",
+             _("the epochs are numbered from 0 (plotting the values alone numbers them 0, 1, ...): "
+               "plot against range(1, {end}), i.e. range(1, len(values) + 1)").format(end=n_epochs + 1))
+    fail(where, expected, x.tolist(), _("plot against range(1, len(values) + 1)"))
 
 
 def _judge_label(label: str, key: str, panel: str) -> None:
     __tracebackhide__ = True
     validation = key.startswith("val_")
+    where = _("{panel}: labels").format(panel=panel)
     if label.startswith("_"):  # matplotlib's name for a line given no label
-        fail(f"{panel}: labels", f"a label on the line of history.history['{key}']", "a line without a label",
-             f"plt.plot(..., label='{'validation' if validation else 'training'}')")
+        fail(where, _("a label on the line of history.history['{key}']").format(key=key),
+             _("a line without a label"), f"plt.plot(..., label='{'validation' if validation else 'training'}')")
+    have = _("it is labelled {label}").format(label=repr(label))
     if validation and not _is_validation_label(label):
-        fail(f"{panel}: labels", f"the line of history.history['{key}'] labelled as validation",
-             f"it is labelled {label!r}", "the labels are swapped or wrong: the validation values "
-             f"(history.history['{key}']) need the validation label")
+        fail(where, _("the line of history.history['{key}'] labelled as validation").format(key=key), have,
+             _("the labels are swapped or wrong: the validation values "
+               "(history.history['{key}']) need the validation label").format(key=key))
     if not validation and _is_validation_label(label):
-        fail(f"{panel}: labels", f"the line of history.history['{key}'] labelled as training",
-             f"it is labelled {label!r}", "the labels are swapped: the training values "
-             f"(history.history['{key}']) carry the validation label")
+        fail(where, _("the line of history.history['{key}'] labelled as training").format(key=key), have,
+             _("the labels are swapped: the training values "
+               "(history.history['{key}']) carry the validation label").format(key=key))
 
 
 # --------------------------------------------------------------------------- 6. evaluation
@@ -1108,7 +1233,7 @@ def check_error_reduction(fn: Callable[[float, float], float], cases=None) -> No
 def judge_error_reductions(cases, results) -> None:
     """The results of error_reduction on ``cases`` (one each)."""
     __tracebackhide__ = True
-    what = "error_reduction(conv_accuracy, dense_accuracy)"
+    what = _("error_reduction(conv_accuracy, dense_accuracy)")
     for (conv, dense), got in zip(cases, results):
         want = ((1 - dense) - (1 - conv)) / (1 - dense)
         if isinstance(got, Raised):
@@ -1116,42 +1241,51 @@ def judge_error_reductions(cases, results) -> None:
         try:
             ok = abs(float(got) - want) <= 1e-6
         except (TypeError, ValueError):
-            fail(what, f"a number close to {want:.4f} for ({conv}, {dense})", _describe(got),
-                 NO_RETURN if got is None else "return a number (a fraction such as 0.68)")
+            fail(what, _("a number close to {want} for ({conv}, {dense})").format(
+                     want=f"{want:.4f}", conv=conv, dense=dense), _describe(got),
+                 _(NO_RETURN) if got is None else _("return a number (a fraction such as 0.68)"))
         if not ok:
-            g = float(got)
-            if abs(g - 100 * want) < 1e-4:
-                mistake = "return a fraction (0.68), not a percentage (68)"
-            elif abs(g - (conv - dense)) < 1e-6:
-                mistake = "that is the difference in accuracy; the question asks for the relative " \
-                          "reduction of the error rate: (dense error - conv error) / dense error"
-            elif abs(g + want) < 1e-6:
-                mistake = "the sign is reversed: a smaller error is a positive reduction"
-            elif abs(g - ((1 - dense) - (1 - conv)) / (1 - conv)) < 1e-6:
-                mistake = "divide by the dense network's error rate (the baseline), not the convnet's"
-            elif abs(g - (conv - dense) / dense) < 1e-6:
-                mistake = "that is the relative gain in accuracy; use the error rates (1 - accuracy)"
-            else:
-                mistake = "error rate = 1 - accuracy; reduction = (dense error - conv error) / dense error"
-            fail(what, f"{want:.4f} for conv_accuracy={conv}, dense_accuracy={dense}", f"{g:.4f}", mistake)
-    passed(f"{what} on {len(cases)} cases")
+            fail(what, _("{want} for conv_accuracy={conv}, dense_accuracy={dense}").format(
+                     want=f"{want:.4f}", conv=conv, dense=dense),
+                 f"{float(got):.4f}", _reduction_mistake(float(got), want, conv, dense))
+    passed(_("{what} on {n} cases").format(what=what, n=len(cases)))
+
+
+def _reduction_mistake(g: float, want: float, conv: float, dense: float) -> str:
+    if abs(g - 100 * want) < 1e-4:
+        return _("return a fraction (0.68), not a percentage (68)")
+    if abs(g - (conv - dense)) < 1e-6:
+        return _("that is the difference in accuracy; the question asks for the relative "
+                 "reduction of the error rate: (dense error - conv error) / dense error")
+    if abs(g + want) < 1e-6:
+        return _("the sign is reversed: a smaller error is a positive reduction")
+    if abs(g - ((1 - dense) - (1 - conv)) / (1 - conv)) < 1e-6:
+        return _("divide by the dense network's error rate (the baseline), not the convnet's")
+    if abs(g - (conv - dense) / dense) < 1e-6:
+        return _("that is the relative gain in accuracy; use the error rates (1 - accuracy)")
+    return _("error rate = 1 - accuracy; reduction = (dense error - conv error) / dense error")
 
 
 def check_accuracy_value(accuracy, threshold: float | None = None) -> None:
     """A quick look at the accuracy the notebook computed (the grade uses check_test_accuracy)."""
     __tracebackhide__ = True
     threshold = constants.ACCURACY_THRESHOLD if threshold is None else threshold
-    what = "Test accuracy (your model.evaluate)"
-    trained(accuracy, "test_accuracy (computed by the evaluation cell)")
+    what = _("Test accuracy (your model.evaluate)")
+    trained(accuracy, _("test_accuracy (computed by the evaluation cell)"))
     try:
         value = float(accuracy)
     except (TypeError, ValueError):
-        fail(what, f"a number of at least {threshold}", _describe(accuracy))
+        fail(what, _("a number of at least {threshold}").format(threshold=threshold), _describe(accuracy))
     if not value >= threshold:
-        fail(what, f"at least {threshold:.2%}", f"{value:.2%}",
-             "train with the course's recipe (RMSprop with recipe.learning_rate_schedule, 5 epochs, "
-             "batch 64) on images scaled to [0, 1]; rerun the notebook from the top")
-    passed(f"{what}: {value:.2%} (the grader measures it again on fresh test data)")
+        fail(what, _at_least(threshold), f"{value:.2%}",
+             _("train with the course's recipe (RMSprop with recipe.learning_rate_schedule, 5 epochs, "
+               "batch 64) on images scaled to [0, 1]; rerun the notebook from the top"))
+    passed(_("{what}: {accuracy} (the grader measures it again on fresh test data)").format(
+        what=what, accuracy=f"{value:.2%}"))
+
+
+def _at_least(threshold: float) -> str:
+    return _("at least {threshold}").format(threshold=f"{threshold:.2%}")
 
 
 def check_test_accuracy(model, threshold: float | None = None) -> None:
@@ -1167,24 +1301,29 @@ def check_test_accuracy(model, threshold: float | None = None) -> None:
     from mnistcnn.grading import EvaluationError, recording, test_accuracy
 
     threshold = constants.ACCURACY_THRESHOLD if threshold is None else threshold
-    what = "Test accuracy of your trained convnet (measured on freshly loaded test data)"
+    what = _("Test accuracy of your trained convnet (measured on freshly loaded test data)")
     if recording():
-        evidence.save("trained_model", model=model if isinstance(model, keras.Model) else evidence.plain(model))
-        if not isinstance(model, keras.Model):
-            fail(what, f"at least {threshold:.2%}", "no accuracy: the trained model could not be saved for the "
-                 "grader", "build the model with keras.Sequential as in the lesson, and train it in the "
-                 "training cell")
-        print(f"{what}: the model is handed to the grader, which measures its accuracy on freshly loaded "
-              f"test data in a clean process; that measurement decides this test's points "
-              f"(at least {threshold:.2%} needed).")
+        _hand_to_grader(model, what, threshold)
         return
     try:
         acc = test_accuracy(model)
     except EvaluationError as exc:
-        fail(what, f"at least {threshold:.2%}", f"no accuracy: {exc}")
+        fail(what, _at_least(threshold), _("no accuracy: {reason}").format(reason=exc))
     if acc < threshold:
-        fail(what, f"at least {threshold:.2%}", f"{acc:.2%}",
-             "check the preprocessing (scaled to [0, 1]?), the architecture, and that the model was "
-             "trained with the course's recipe (5 epochs, batch 64, RMSprop with the schedule) "
-             "before this cell" if acc > 0.2 else "the model looks untrained: run the training cell first")
-    passed(f"{what}: {acc:.2%}")
+        fail(what, _at_least(threshold), f"{acc:.2%}",
+             _("check the preprocessing (scaled to [0, 1]?), the architecture, and that the model was "
+               "trained with the course's recipe (5 epochs, batch 64, RMSprop with the schedule) "
+               "before this cell") if acc > 0.2 else _("the model looks untrained: run the training cell first"))
+    passed(_("{what}: {accuracy}").format(what=what, accuracy=f"{acc:.2%}"))
+
+
+def _hand_to_grader(model, what: str, threshold: float) -> None:
+    """While grading: the model is saved for the grader, which measures it."""
+    __tracebackhide__ = True
+    evidence.save("trained_model", model=model if isinstance(model, keras.Model) else evidence.plain(model))
+    if not isinstance(model, keras.Model):
+        fail(what, _at_least(threshold), _("no accuracy: the trained model could not be saved for the grader"),
+             _("build the model with keras.Sequential as in the lesson, and train it in the training cell"))
+    print(_("{what}: the model is handed to the grader, which measures its accuracy on freshly loaded "
+            "test data in a clean process; that measurement decides this test's points "
+            "(at least {threshold} needed).").format(what=what, threshold=f"{threshold:.2%}"))

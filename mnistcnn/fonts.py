@@ -24,8 +24,10 @@ def cjk_font_path() -> Path:
         path = Path(folder) / "fonts" / CJK_FILE
         if path.exists():
             return path
-    raise FileNotFoundError(f"{CJK_FILE} is not installed: the course's set-up installs it "
-                            "(`make setup`, or `pip install mplfonts==0.0.11`)")
+    from mnistcnn.i18n import _
+
+    raise FileNotFoundError(_("{file} is not installed: the course's set-up installs it "
+                              "(`make setup`, or `pip install mplfonts==0.0.11`)").format(file=CJK_FILE))
 
 
 def use_cjk_font() -> None:

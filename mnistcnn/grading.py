@@ -16,7 +16,8 @@ import subprocess
 import sys
 import tempfile
 
-from mnistcnn import TF_ENV
+from mnistcnn import TF_ENV, i18n
+from mnistcnn.i18n import _
 
 _PASS_ENV = ("HOME", "PATH", "LANG", "LC_ALL", "KERAS_HOME", "MNIST_PATH", "MNIST_CACHE_DIR",
              "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "TMPDIR", "OMP_NUM_THREADS",
@@ -83,7 +84,8 @@ def measure(model, mnist) -> dict:
         x = images.reshape((len(images), 28, 28, 1)).astype("float32") / 255
         probs = np.asarray(model.predict(x, batch_size=500, verbose=0))
         if probs.shape != (len(images), 10):
-            raise EvaluationError(f"the model's predictions have shape {probs.shape}, expected ({len(images)}, 10)")
+            raise EvaluationError(_("the model's predictions have shape {shape}, expected {want}").format(
+                shape=probs.shape, want=(len(images), 10)))
         return probs.argmax(axis=1)
 
     predicted = predict(x_test)
@@ -110,12 +112,14 @@ def measure_in_clean_process(path: str, timeout: float = 900, env: dict | None =
     if env is None:
         env = {k: os.environ[k] for k in _PASS_ENV if k in os.environ}
         env.update(TF_ENV)
+        env[i18n.ENV] = i18n.language()  # its messages in the language of this process
     cmd = [*(prefix or []), sys.executable, "-I", "-m", "mnistcnn.grading", str(path)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
                           cwd=os.path.dirname(str(path)) or ".", preexec_fn=preexec_fn)
     if proc.returncode != 0:
         lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-        raise EvaluationError("evaluating the saved model failed: " + (lines[-1] if lines else "no message"))
+        raise EvaluationError(_("evaluating the saved model failed: {error}").format(
+            error=lines[-1] if lines else _("no message")))
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -131,8 +135,8 @@ def test_accuracy(model, timeout: float = 900) -> float:
         try:
             model.save(path)
         except Exception as exc:
-            raise EvaluationError(f"the model could not be saved ({type(exc).__name__}: {exc}); "
-                                  "build it with keras.Sequential as in the lesson") from None
+            raise EvaluationError(_("the model could not be saved ({error}); build it with keras.Sequential "
+                                    "as in the lesson").format(error=f"{type(exc).__name__}: {exc}")) from None
         return evaluate_in_clean_process(path, timeout)
 
 

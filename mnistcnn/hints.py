@@ -21,6 +21,7 @@ import traceback
 from pathlib import Path
 
 from mnistcnn.grading import recording
+from mnistcnn.i18n import N_, _, ngettext
 
 STATE_ENV = "MNISTCNN_STATE_DIR"
 #: Failures in a row of one check before its hint is shown.
@@ -28,34 +29,41 @@ HINT_AFTER = 3
 _CHECKS_FILE = str(Path(__file__).with_name("checks.py"))
 
 _KERAS = "https://keras.io/api"
+_CONV2D = f"{_KERAS}/layers/convolution_layers/convolution2d/"
+_SEQUENTIAL = "https://keras.io/guides/sequential_model/"
+_FIT = f"{_KERAS}/models/model_training_apis/#fit-method"
+#: The lessons' sections, named as the student reads them (translated where shown).
+SECTIONS = {
+    "images": N_('notebook 1, "Exercise 1 · Images as a convnet wants them"'),
+    "labels": N_('notebook 1, "Exercise 2 · Labels as the loss wants them"'),
+    "output_size": N_('notebook 2, "How big is the output of a convolution?"'),
+    "param_count": N_('notebook 2, "How many weights does a convolution learn?"'),
+    "conv_base": N_('notebook 2, "Exercise 3 · The convolutional base"'),
+    "summary": N_('notebook 2, "Reading `model.summary()`"'),
+    "full_model": N_('notebook 2, "Flattening, then a classifier"'),
+    "probabilities": N_('notebook 2, "Predictions are probabilities"'),
+    "compile": N_('notebook 3, "Compiling: optimizer, loss, metric"'),
+    "history_plot": N_('notebook 3, "Exercise 3 · Plot the training curves"'),
+    "error_reduction": N_('notebook 3, "The convnet against a dense network"'),
+    "training": N_('notebook 3, "Training"'),
+}
 #: check -> (the lesson's paragraph, a documentation page).
 HINTS = {
-    "check_images": ('notebook 1, "Exercise 1 · Images as a convnet wants them"',
-                     "https://numpy.org/doc/stable/reference/generated/numpy.reshape.html"),
-    "check_labels": ('notebook 1, "Exercise 2 · Labels as the loss wants them"',
-                     f"{_KERAS}/utils/python_utils/#tocategorical-function"),
-    "check_output_size_function": ('notebook 2, "How big is the output of a convolution?"',
-                                   f"{_KERAS}/layers/convolution_layers/convolution2d/"),
-    "check_param_count_function": ('notebook 2, "How many weights does a convolution learn?"',
-                                   f"{_KERAS}/layers/convolution_layers/convolution2d/"),
-    "check_conv_base": ('notebook 2, "Exercise 3 · The convolutional base"',
-                        "https://keras.io/guides/sequential_model/"),
-    "check_new_model_each_call": ('notebook 2, "Exercise 3 · The convolutional base"',
-                                  "https://keras.io/guides/sequential_model/"),
-    "check_summary_answers": ('notebook 2, "Reading `model.summary()`"',
-                              f"{_KERAS}/models/model/#summary-method"),
-    "check_full_model": ('notebook 2, "Flattening, then a classifier"',
-                         f"{_KERAS}/layers/reshaping_layers/flatten/"),
-    "check_probabilities": ('notebook 2, "Predictions are probabilities"',
-                            f"{_KERAS}/layers/activations/"),
-    "check_compiled": ('notebook 3, "Compiling: optimizer, loss, metric"',
-                       f"{_KERAS}/optimizers/learning_rate_schedules/cosine_decay/"),
-    "check_history_plot": ('notebook 3, "Exercise 3 · Plot the training curves"',
+    "check_images": (SECTIONS["images"], "https://numpy.org/doc/stable/reference/generated/numpy.reshape.html"),
+    "check_labels": (SECTIONS["labels"], f"{_KERAS}/utils/python_utils/#tocategorical-function"),
+    "check_output_size_function": (SECTIONS["output_size"], _CONV2D),
+    "check_param_count_function": (SECTIONS["param_count"], _CONV2D),
+    "check_conv_base": (SECTIONS["conv_base"], _SEQUENTIAL),
+    "check_new_model_each_call": (SECTIONS["conv_base"], _SEQUENTIAL),
+    "check_summary_answers": (SECTIONS["summary"], f"{_KERAS}/models/model/#summary-method"),
+    "check_full_model": (SECTIONS["full_model"], f"{_KERAS}/layers/reshaping_layers/flatten/"),
+    "check_probabilities": (SECTIONS["probabilities"], f"{_KERAS}/layers/activations/"),
+    "check_compiled": (SECTIONS["compile"], f"{_KERAS}/optimizers/learning_rate_schedules/cosine_decay/"),
+    "check_history_plot": (SECTIONS["history_plot"],
                            "https://matplotlib.org/stable/api/_as_gen/matplotlib.axes.Axes.legend.html"),
-    "check_error_reduction": ('notebook 3, "The convnet against a dense network"',
-                              "https://en.wikipedia.org/wiki/Relative_change"),
-    "check_test_accuracy": ('notebook 3, "Training"', f"{_KERAS}/models/model_training_apis/#fit-method"),
-    "check_accuracy_value": ('notebook 3, "Training"', f"{_KERAS}/models/model_training_apis/#fit-method"),
+    "check_error_reduction": (SECTIONS["error_reduction"], "https://en.wikipedia.org/wiki/Relative_change"),
+    "check_test_accuracy": (SECTIONS["training"], _FIT),
+    "check_accuracy_value": (SECTIONS["training"], _FIT),
 }
 
 
@@ -96,7 +104,7 @@ def _outermost_check(frames) -> str | None:
 
 def check_name(tb) -> str | None:
     """The outermost ``check_*`` function of the course in a traceback."""
-    return _outermost_check(frame for frame, _ in traceback.walk_tb(tb))
+    return _outermost_check(frame for frame, _lineno in traceback.walk_tb(tb))
 
 
 def failed(check: str | None) -> str | None:
@@ -108,16 +116,22 @@ def failed(check: str | None) -> str | None:
     _store(data)
     if data[check] < HINT_AFTER or check not in HINTS:
         return None
+    return hint_line(check, data[check])
+
+
+def hint_line(check: str, failures: int) -> str:
+    """The hint for ``check`` after ``failures`` failures in a row, in the current language."""
     paragraph, page = HINTS[check]
-    return (f"  hint ({data[check]} failures in a row): the lesson explains this in {paragraph}; "
-            f"see also {page}")
+    in_a_row = ngettext("{n} failure in a row", "{n} failures in a row", failures).format(n=failures)
+    return "  " + _("hint ({in_a_row}): the lesson explains this in {section}; see also {page}").format(
+        in_a_row=in_a_row, section=_(paragraph), page=page)
 
 
 def passed(frame) -> None:
     """A check passed: its failures in a row start again from zero."""
     if not in_notebook():
         return
-    name = _outermost_check(reversed([f for f, _ in traceback.walk_stack(frame)]))
+    name = _outermost_check(reversed([f for f, _lineno in traceback.walk_stack(frame)]))
     data = _load()
     if name in data:
         del data[name]

@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from mnistcnn.i18n import _
+
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 
 
@@ -48,7 +50,7 @@ def grade_id(cell) -> str | None:
 
 
 def _size(n: int) -> str:
-    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n:,} bytes"
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 else _("{n} bytes").format(n=f"{n:,}")
 
 
 def _missing(text: str) -> Screening:
@@ -58,31 +60,33 @@ def _missing(text: str) -> Screening:
 def screen_file(data: bytes, filename: str, released: dict, max_bytes: int = MAX_NOTEBOOK_BYTES) -> Screening:
     """Screen the bytes of ``filename`` against its released cells (see :func:`released_cells`)."""
     if len(data) == 0:
-        return _missing(f"{filename} is empty (0 bytes): graded as missing")
+        return _missing(_("{file} is empty (0 bytes): graded as missing").format(file=filename))
     if len(data) > max_bytes:
-        return _missing(f"{filename} is {_size(len(data))}, over the limit of {_size(max_bytes)}: "
-                        "graded as missing (clear the outputs and save again)")
+        return _missing(_("{file} is {size}, over the limit of {limit}: graded as missing (clear the outputs "
+                          "and save again)").format(file=filename, size=_size(len(data)), limit=_size(max_bytes)))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return _missing(f"{filename} is not UTF-8 text (byte {exc.start}): not a notebook, graded as missing")
+        return _missing(_("{file} is not UTF-8 text (byte {byte}): not a notebook, graded as missing").format(
+            file=filename, byte=exc.start))
     try:
         raw = json.loads(text)
     except ValueError as exc:
-        return _missing(f"{filename} is not a readable notebook: invalid JSON ({exc}); graded as missing. "
-                        "Download it again from JupyterLab (File > Download)")
+        return _missing(_("{file} is not a readable notebook: invalid JSON ({error}); graded as missing. "
+                          "Download it again from JupyterLab (File > Download)").format(file=filename, error=exc))
     if not isinstance(raw, dict) or "cells" not in raw and "worksheets" not in raw:
-        return _missing(f"{filename} is JSON but not a notebook: graded as missing")
+        return _missing(_("{file} is JSON but not a notebook: graded as missing").format(file=filename))
     major = raw.get("nbformat")
     if major != 4:
-        return _missing(f"{filename} is in notebook format {major}, not 4: graded as missing "
-                        "(open it in JupyterLab and save it again)")
+        return _missing(_("{file} is in notebook format {major}, not 4: graded as missing "
+                          "(open it in JupyterLab and save it again)").format(file=filename, major=major))
     try:
         import nbformat
 
         nb = nbformat.reads(text, as_version=4)
     except Exception as exc:  # noqa: BLE001 - any reading error means the same to the student
-        return _missing(f"{filename} could not be read as a notebook ({type(exc).__name__}): graded as missing")
+        return _missing(_("{file} could not be read as a notebook ({error}): graded as missing").format(
+            file=filename, error=type(exc).__name__))
     return _screen_cells(nb, filename, released)
 
 
@@ -100,35 +104,40 @@ def _screen_cells(nb, filename: str, released: dict) -> Screening:
         order.append(gid)
         notes += _changed(cell, gid, released[gid], filename)
     if not order:
-        return _missing(f"{filename} contains none of the graded cells of this notebook "
-                        "(another assignment's notebook, or its nbgrader metadata was removed): graded as missing")
+        return _missing(_("{file} contains none of the graded cells of this notebook (another assignment's "
+                          "notebook, or its nbgrader metadata was removed): graded as missing").format(file=filename))
     notes += _copied_and_missing(seen, released, filename)
     expected = [g for g in sorted(released, key=lambda g: released[g]["position"]) if g in seen]
     if order != expected:
         moved = next(a for a, b in zip(order, expected) if a != b)
-        notes.append(f"{filename}: graded cells are not in their original order (first moved: {moved}); "
-                     "they were run in the order of the file")
+        notes.append(_("{file}: graded cells are not in their original order (first moved: {cell}); "
+                       "they were run in the order of the file").format(file=filename, cell=moved))
     return Screening(True, notes, nb)
 
 
 def _changed(cell, gid: str, want: dict, filename: str) -> list[str]:
     if cell.cell_type != want["cell_type"]:
-        return [f"{filename}: cell {gid} was changed from {want['cell_type']} to {cell.cell_type}; "
-                f"the grader changed it back and ran it"]
+        return [_("{file}: cell {cell} was changed from {before} to {after}; the grader changed it back and "
+                  "ran it").format(file=filename, cell=gid, before=want["cell_type"], after=cell.cell_type)]
     if want["test"] and cell.source != want["source"]:
-        return [f"{filename}: test cell {gid} was edited; the original test was run instead"]
+        return [_("{file}: test cell {cell} was edited; the original test was run instead").format(
+            file=filename, cell=gid)]
     return []
 
 
 def _copied_and_missing(seen: dict[str, int], released: dict, filename: str) -> list[str]:
-    notes = [f"{filename}: graded cell {gid} appears {count} times (a copied cell); only the first counts"
-             for gid, count in seen.items() if count > 1]
+    notes = [_("{file}: graded cell {cell} appears {count} times (a copied cell); only the first counts").format(
+        file=filename, cell=gid, count=count) for gid, count in seen.items() if count > 1]
     for gid, want in released.items():
-        if gid not in seen:
-            kind = "test cell" if want["test"] else "answer cell"
-            notes.append(f"{filename}: {kind} {gid} is missing (deleted, or its nbgrader metadata removed): "
-                         + ("the grader put the original test back and ran it" if want["test"]
-                            else "the grader put the blank answer cell back, so the tests that use it fail"))
+        if gid in seen:
+            continue
+        if want["test"]:
+            note = _("{file}: test cell {cell} is missing (deleted, or its nbgrader metadata removed): the "
+                     "grader put the original test back and ran it")
+        else:
+            note = _("{file}: answer cell {cell} is missing (deleted, or its nbgrader metadata removed): the "
+                     "grader put the blank answer cell back, so the tests that use it fail")
+        notes.append(note.format(file=filename, cell=gid))
     return notes
 
 
