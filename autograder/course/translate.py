@@ -48,7 +48,7 @@ MARKER = re.compile(r"^#+\s*(BEGIN|END) (SOLUTION|HIDDEN TESTS)\b|^#\s*noqa\b|^#
 BLOCK_SEPARATOR = re.compile(r"(\n[ \t]*\n+)")
 CODE_SPAN = re.compile(r"`[^`\n]+`")
 MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+\$", re.S)
-URL = re.compile(r"https?://[^\s)>\]]+")
+URL = re.compile(r"https?://[\w/%#?=&:+~.-]*[\w/%#=&+~-]")
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 Lookup = Callable[[str], "str | None"]
