@@ -127,6 +127,11 @@ def test_strict_translation_lists_every_unit_without_a_translation(tmp_path):
     assert "## 观察数据" in sources[4] and nb.cells[2].source.startswith("## Loading MNIST"), "a copy"
 
 
+def test_translating_twice_changes_nothing():
+    once = translate.translate_notebook(read(release.SOLUTIONS / "03_training.ipynb"), LANG)
+    assert translate.translate_notebook(once, LANG) == once
+
+
 def test_locked_only_leaves_the_answer_cells_as_they_are():
     nb = read(release.SOLUTIONS / "01_data.ipynb")
     done = translate.translate_notebook(nb, LANG, locked_only=True)

@@ -184,10 +184,13 @@ def load_catalog(lang: str, path: Path | None = None) -> Catalog:
 
 
 def catalog_lookup(catalog: Catalog) -> Lookup:
-    """msgid -> its translation; None when the catalog has none (absent, empty or fuzzy)."""
+    """msgid -> its translation; None when the catalog has none (absent, empty or fuzzy). A text
+    that is already a translation stays as it is (translating twice changes nothing)."""
+    done = {m.string: m.string for m in catalog if m.id and m.string and not m.fuzzy}
+    translated = {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy}
+
     def lookup(text: str) -> str | None:
-        message = catalog.get(text)
-        return message.string if message and message.string and not message.fuzzy else None
+        return translated.get(text, done.get(text))
     return lookup
 
 
