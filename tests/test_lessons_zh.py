@@ -220,3 +220,22 @@ def test_the_chinese_student_version_has_no_solution_and_no_hidden_test():
         assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text and "check_test_accuracy" not in text
         stubs = [c for c in read(ZH / name).cells if is_solution(c)]
         assert stubs and all("# YOUR CODE HERE\n    raise NotImplementedError()" in c.source for c in stubs)
+
+
+def test_a_code_cell_keeps_its_code_its_markers_and_its_quotes():
+    from babel.messages.catalog import Catalog
+
+    catalog = Catalog(locale=LANG, domain=translate.DOMAIN)
+    catalog.add("Twice x.", "x 的两倍。")
+    catalog.add("the answer", "答案")
+    cell = nbformat.v4.new_code_cell("def double(x):\n    'Twice x.'\n    ### BEGIN SOLUTION\n"
+                                     "    return 2 * x  # the answer\n    ### END SOLUTION\n"
+                                     "import os  # noqa: F401\n# YOUR CODE HERE")
+    cell.metadata["nbgrader"] = {"solution": True, "grade": False, "locked": False, "grade_id": "double"}
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    done = translate.translate_notebook(nb, LANG, catalog=catalog).cells[0].source
+    assert done == ("def double(x):\n    'x 的两倍。'\n    ### BEGIN SOLUTION\n"
+                    "    return 2 * x  # 答案\n    ### END SOLUTION\nimport os  # noqa: F401\n# YOUR CODE HERE")
+    catalog["Twice x."].string = "x 的'两倍'。"
+    with pytest.raises(ValueError, match="without quotes"):
+        translate.translate_notebook(nb, LANG, catalog=catalog)

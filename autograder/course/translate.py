@@ -115,9 +115,10 @@ def comments(source: str) -> list[tuple[int, int, str]]:
 
 
 def docstrings(source: str) -> list[tuple[int, int, int, str]]:
-    """(row, start column, end column, text) of each one-line function docstring (columns in characters)."""
+    """(row, start column, end column, text) of each one-line function docstring written as a plain
+    string literal (columns in characters)."""
     found = []
-    lines = source.splitlines()
+    lines = source.split("\n")
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
             first = node.body[0]
@@ -126,8 +127,14 @@ def docstrings(source: str) -> list[tuple[int, int, int, str]]:
                 line = lines[first.lineno - 1].encode()
                 start = len(line[:first.col_offset].decode())
                 end = len(line[:first.end_col_offset].decode())
-                found.append((first.lineno, start, end, first.value.value))
+                if lines[first.lineno - 1][start] in "\"'":
+                    found.append((first.lineno, start, end, first.value.value))
     return found
+
+
+def quotes(literal: str) -> str:
+    """The quotes a string literal opens with."""
+    return next(q for q in ('"""', "'''", '"', "'") if literal.startswith(q))
 
 
 def cell_units(cell) -> Iterator[tuple[str, str]]:
@@ -158,20 +165,26 @@ def translate_markdown(source: str, lookup: Lookup, missing: list[str]) -> str:
 
 
 def translate_code(cell, lookup: Lookup, missing: list[str]) -> str:
-    """The cell's source with its comments and (where they are translated) docstrings replaced."""
+    """The cell's source with its comments and (where they are translated) docstrings replaced, each
+    docstring in its own quotes."""
     lines = cell.source.split("\n")
-    edits = [(row, col, len(lines[row - 1]), "# {}", text) for row, col, text in comments(cell.source)]
+    edits = [(row, col, len(lines[row - 1]), "# ", "", text) for row, col, text in comments(cell.source)]
     if has_docstrings(cell):
-        edits += [(row, start, end, '"""{}"""', text) for row, start, end, text in docstrings(cell.source)]
-    for row, start, end, form, text in sorted(edits, reverse=True):  # right to left keeps columns valid
+        for row, start, end, text in docstrings(cell.source):
+            quote = quotes(lines[row - 1][start:end])
+            edits.append((row, start, end, quote, quote, text))
+    not_found = []
+    for row, start, end, opening, closing, text in sorted(edits, reverse=True):  # right to left: columns stay valid
         found = lookup(text)
         if found is None:
-            missing.append(text)
+            not_found.append(text)
             continue
-        if "\n" in found or '"""' in found or "\\" in found:
-            raise ValueError(f"a comment or docstring translation must be one plain line: {found!r}")
+        if "\n" in found or "\\" in found or (closing and closing[0] in found):
+            raise ValueError(f"a comment or docstring translation must be one line, without quotes "
+                             f"or backslashes: {found!r}")
         line = lines[row - 1]
-        lines[row - 1] = line[:start] + form.format(found) + line[end:]
+        lines[row - 1] = line[:start] + opening + found + closing + line[end:]
+    missing += reversed(not_found)
     return "\n".join(lines)
 
 
