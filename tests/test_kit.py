@@ -149,8 +149,11 @@ def test_the_kernel_is_the_courses():
     assert plugins[-3:] == kernelspec.LAB_PLUGINS_OFF and "@jupyter/nbgrader:course-list" in plugins
 
 
-def test_the_readme_gives_the_commands_for_each_system(built):
+@pytest.mark.parametrize("which", ["built", "built_zh"])
+def test_the_readme_gives_the_commands_for_each_system(which, request):
+    built = request.getfixturevalue(which)
     readme = (built.folder / "README.md").read_text()
+    assert ("学生资料包" in readme) == (which == "built_zh")
     course = load_course(built.folder)
     for command in course.COMMANDS:
         assert f"python3 course.py {command}" in readme and f"py course.py {command}" in readme, command

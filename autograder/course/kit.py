@@ -5,7 +5,8 @@
 
 It holds the student notebooks (``convnet/``, and the same as handed out in ``originals/convnet/``;
 in another language's kit, that edition's notebooks under the same names, so that ``course.py``
-opens, checks and hands in the same paths, and the ``course`` catalog of its checks' messages),
+opens, checks and hands in the same paths, the ``course`` catalog of its checks' messages, and
+``kit/README.<lang>.md`` as its README),
 the package they import (``mnistcnn/``), the pinned requirements and an ``environment.yml``
 generated from pyproject.toml, and the kit's own files from ``kit/`` (``course.py``, its README,
 Makefile and nbgrader configuration). Nothing of solutions/, the grader, the red-team corpus or the
@@ -77,6 +78,9 @@ def fill(folder: Path, lang: str = SOURCE_LANGUAGE) -> None:
     """Write the kit's files, its notebooks in ``lang``, into the empty ``folder``."""
     for name in KIT_FILES:
         shutil.copy2(TEMPLATE / name, folder / name)
+    readme = TEMPLATE / f"README.{lang}.md"
+    if lang != SOURCE_LANGUAGE and readme.exists():
+        shutil.copy2(readme, folder / "README.md")
     (folder / "mnistcnn").mkdir()
     for module in sorted((ROOT / "mnistcnn").glob("*.py")):
         shutil.copy2(module, folder / "mnistcnn" / module.name)
