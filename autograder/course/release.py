@@ -8,7 +8,8 @@
 solutions/ is the one source, in English. The English student version goes to notebooks/convnet/;
 another language's to notebooks/<lang>/convnet/ (notebooks/zh_CN/convnet/): solutions/ translated
 with the lessons catalog (:mod:`autograder.course.translate`, strictly: a text without a translation
-stops the release) into a temporary nbgrader source folder, then the same generate_assignment.
+stops the release; it does not refresh the catalog: ``make catalogs`` does) into a temporary nbgrader
+source folder, then the same generate_assignment.
 Each check and validation covers every edition; a language's solutions are translated on the fly.
 """
 
