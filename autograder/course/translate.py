@@ -191,7 +191,10 @@ def translate_code(cell, lookup: Lookup, missing: list[str]) -> str:
 def load_catalog(lang: str, path: Path | None = None) -> Catalog:
     path = path or catalog_path(check_language(lang), DOMAIN)
     if not path.exists():
-        return Catalog(locale=lang, domain=DOMAIN)
+        header = (f"# The lessons of the course in {lang}: the prose, comments and docstrings of solutions/.\n"
+                  f"# python -m autograder.course.translate update {lang} refreshes it (make catalogs).\n#")
+        return Catalog(locale=lang, domain=DOMAIN, project="mnistcnn", version=DOMAIN, fuzzy=False,
+                       header_comment=header)
     with path.open("rb") as f:
         return read_po(f, locale=lang, domain=DOMAIN)
 
