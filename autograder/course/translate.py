@@ -228,9 +228,9 @@ def translate_notebook(nb, lang: str, *, locked_only: bool = False, strict: bool
         elif cell.cell_type == "code" and not is_test_cell(cell):
             cell.source = translate_code(cell, lookup, missing)
     if strict and missing:
+        listed = "\n".join(f"  {text!r}" for text in missing)
         raise MissingTranslations(f"{len(missing)} text(s) without a {lang} translation in {DOMAIN}.po "
-                                  "(python -m autograder.course.translate update " + lang + "):\n"
-                                  + "\n".join(f"  {text!r}" for text in missing))
+                                  f"(python -m autograder.course.translate update {lang}):\n{listed}")
     nb.metadata["mnistcnn"] = {"language": lang}
     nb.metadata["kernelspec"] = {"display_name": display_name, "language": "python", "name": name}
     return nb
@@ -291,12 +291,8 @@ def placeholders(text: str) -> list[str]:
 
 def lost_placeholders(source: str, translation: str) -> list[str]:
     """The placeholders of ``source`` that ``translation`` does not have as many times."""
-    theirs = placeholders(translation)
-    lost = []
-    for item in dict.fromkeys(placeholders(source)):
-        if placeholders(source).count(item) > theirs.count(item):
-            lost.append(item)
-    return lost
+    ours, theirs = placeholders(source), placeholders(translation)
+    return [item for item in dict.fromkeys(ours) if ours.count(item) > theirs.count(item)]
 
 
 def problems(lang: str, path: Path | None = None, solutions: Path = SOLUTIONS) -> list[str]:
