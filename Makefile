@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help setup data lab test test-fast lint notebooks validate seeds grade examples bench redteam kit clean
+.PHONY: help setup data lab test test-fast lint notebooks catalogs validate seeds grade examples bench redteam kit clean
 
 help:
 	@echo "make lab        set everything up, then open JupyterLab on the notebooks (EDITION=zh_CN: 简体中文)"
@@ -14,9 +14,10 @@ help:
 	@echo "make test-fast  the quick tests only (no training, no browser), under two minutes"
 	@echo "make test-browser  the course in JupyterLab in headless Chromium (about two minutes)"
 	@echo "make grade      grade the example submissions (or SOURCE=folder-or-zip): feedback, CSV, report"
-	@echo "make notebooks  regenerate notebooks/ (student version) from solutions/ with nbgrader"
-	@echo "make validate   nbgrader validate: solutions pass, the student version fails cleanly"
-	@echo "make kit        the students' kit: dist/convnet-kit/ and dist/convnet-kit.zip"
+	@echo "make notebooks  regenerate notebooks/ (student versions, English and zh_CN) from solutions/ with nbgrader"
+	@echo "make catalogs   add the lessons' new texts to the translation catalogs, drop vanished ones; list what is left"
+	@echo "make validate   nbgrader validate: solutions pass, the student version fails cleanly (every language)"
+	@echo "make kit        the students' kit: dist/convnet-kit/ and dist/convnet-kit.zip (KIT_ARGS=\"--language zh_CN\": the Chinese one)"
 	@echo "make lint       ruff"
 	@echo "make seeds      the test accuracy of the training recipe over 12 seeds (~15 min)"
 	@echo "make redteam    grade the red-team corpus in the sandbox (~12 min): docs/redteam.md"
@@ -58,8 +59,18 @@ test-browser: setup
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# Both editions: notebooks/convnet/ and, translated with mnistcnn/locale/*/LC_MESSAGES/lessons.po,
+# notebooks/zh_CN/convnet/ (autograder/course/release.py). A text without a translation stops it:
+# `make catalogs` adds it to the catalog for a translator.
 notebooks: $(STAMP)
 	$(BIN)/python -m autograder.course.release
+
+LESSON_LANGUAGES ?= zh_CN
+catalogs: $(STAMP)
+	for lang in $(LESSON_LANGUAGES); do \
+		$(BIN)/python -m autograder.course.translate update $$lang || exit 1; \
+		$(BIN)/python -m autograder.course.translate check $$lang; \
+	done
 
 validate: setup
 	$(BIN)/python -m autograder.course.release --validate
@@ -70,7 +81,7 @@ grade: setup
 
 # What the students get (autograder/kit.py): notebooks, mnistcnn/, pinned requirements, course.py.
 kit: $(STAMP)
-	$(BIN)/python -m autograder.course.kit
+	$(BIN)/python -m autograder.course.kit $(KIT_ARGS)
 
 examples: $(STAMP)
 	PYTHONPATH=tests $(BIN)/python -m fixtures.examples

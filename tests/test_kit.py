@@ -41,11 +41,15 @@ def nontrivial(line: str) -> bool:
     return len(re.findall(r"\w+", line)) >= 3
 
 
-def secret_lines() -> set[str]:
-    """Every line of a solution or hidden-test region of solutions/ that is not also public in it."""
+def secret_lines(lang: str = "en") -> set[str]:
+    """Every line of a solution or hidden-test region of solutions/ (translated into ``lang``) that
+    is not also public in it."""
+    from autograder.course.translate import translate_notebook
+
     secret, public = set(), set()
     for path in sorted(release.SOLUTIONS.glob("*.ipynb")):
-        for cell in nbformat.read(path, as_version=4).cells:
+        nb = nbformat.read(path, as_version=4)
+        for cell in (nb if lang == "en" else translate_notebook(nb, lang)).cells:
             inside = False
             for line in cell.source.splitlines():
                 if REGION.match(line):
@@ -145,8 +149,11 @@ def test_the_kernel_is_the_courses():
     assert plugins[-3:] == kernelspec.LAB_PLUGINS_OFF and "@jupyter/nbgrader:course-list" in plugins
 
 
-def test_the_readme_gives_the_commands_for_each_system(built):
+@pytest.mark.parametrize("which", ["built", "built_zh"])
+def test_the_readme_gives_the_commands_for_each_system(which, request):
+    built = request.getfixturevalue(which)
     readme = (built.folder / "README.md").read_text()
+    assert ("学生资料包" in readme) == (which == "built_zh")
     course = load_course(built.folder)
     for command in course.COMMANDS:
         assert f"python3 course.py {command}" in readme and f"py course.py {command}" in readme, command
@@ -166,6 +173,59 @@ def load_course(folder: Path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def built_zh(tmp_path_factory):
+    return kit.build(tmp_path_factory.mktemp("dist"), "zh_CN")
+
+
+def test_the_chinese_kit_holds_the_chinese_notebooks_where_the_english_kit_has_its_own(built, built_zh):
+    from mnistcnn.i18n import catalog_path
+
+    assert built_zh.folder.name == "convnet-kit-zh_CN" and built_zh.archive.name == "convnet-kit-zh_CN.zip"
+    catalogs = [p.relative_to(release.ROOT).as_posix() for p in [catalog_path("zh_CN", "course")] if p.exists()]
+    assert built_zh.files == sorted(built.files + catalogs)
+    for folder in ("convnet", "originals/convnet"):
+        for nb in notebook_names():
+            assert (built_zh.folder / folder / f"{nb}.ipynb").read_bytes() == \
+                (release.release_folder("zh_CN") / f"{nb}.ipynb").read_bytes()
+    with zipfile.ZipFile(built_zh.archive) as zf:
+        assert sorted(zf.namelist()) == [f"convnet-kit-zh_CN/{rel}" for rel in built_zh.files]
+    # The English kit is as it was: its notebooks are the English ones.
+    english = built.folder / "convnet" / "01_data.ipynb"
+    assert english.read_bytes() == (release.NOTEBOOKS / "01_data.ipynb").read_bytes()
+
+
+def test_no_line_of_a_solution_or_hidden_test_is_in_the_chinese_kit(built_zh):
+    secret = secret_lines() | secret_lines("zh_CN")
+    assert "return -(-size // stride)  # 用整数运算求 ceil(size / stride)" in secret
+    for rel in built_zh.files:
+        data = (built_zh.folder / rel).read_bytes()
+        assert not secret & text_lines(rel, data), rel
+        assert b"HIDDEN TESTS" not in data and b"BEGIN SOLUTION" not in data, rel
+
+
+def test_the_chinese_kit_opens_its_first_notebook_in_the_chinese_kernel(built_zh):
+    from mnistcnn.constants import LANGUAGE_KERNELS
+    from mnistcnn.i18n import notebook_language
+
+    course = load_course(built_zh.folder)
+    first = nbformat.read(built_zh.folder / course.FIRST_NOTEBOOK, as_version=4)
+    assert notebook_language(first) == "zh_CN" and first.metadata.kernelspec.name == LANGUAGE_KERNELS["zh_CN"][0]
+    assert first.cells[0].source.startswith("# 1 · 数据")
+
+
+def test_the_chinese_kit_hands_in_solved_notebooks(built_zh, tmp_path):
+    folder = tmp_path / "kit"
+    shutil.copytree(built_zh.folder, folder)
+    (folder / ".course-python").write_text(sys.executable)
+    run = [sys.executable, "course.py", "handin", "--student", "mei"]
+    proc = subprocess.run(run, cwd=folder, capture_output=True, text=True)
+    assert proc.returncode == 1 and proc.stdout.count("every answer cell is as handed out") == 3, proc.stdout
+    release.solved_copy(folder / "convnet", "zh_CN")
+    proc = subprocess.run(run, cwd=folder, capture_output=True, text=True)
+    assert proc.returncode == 0 and f"Wrote {folder / 'convnet-mei.zip'}" in proc.stdout, proc.stdout + proc.stderr
 
 
 def test_course_py_finds_the_venvs_python_on_every_system(built, monkeypatch, capsys):

@@ -15,6 +15,7 @@ from mnistcnn import constants
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted(release.SOLUTIONS.glob("*.ipynb"))
 RELEASED = sorted(release.NOTEBOOKS.glob("*.ipynb"))
+RELEASED_ZH = sorted(release.release_folder("zh_CN").glob("*.ipynb"))
 
 
 def nbg(cell):
@@ -23,15 +24,21 @@ def nbg(cell):
 
 def test_there_are_three_lessons_in_both_versions():
     assert [p.name for p in SOLUTIONS] == ["01_data.ipynb", "02_convnet.ipynb", "03_training.ipynb"]
-    assert [p.name for p in RELEASED] == [p.name for p in SOLUTIONS]
+    assert [p.name for p in RELEASED] == [p.name for p in SOLUTIONS] == [p.name for p in RELEASED_ZH]
     assert [f"{name}.ipynb" for name in constants.NOTEBOOKS] == [p.name for p in SOLUTIONS]
 
 
-@pytest.mark.parametrize("path", SOLUTIONS + RELEASED, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+@pytest.mark.parametrize("path", SOLUTIONS + RELEASED + RELEASED_ZH,
+                         ids=lambda p: p.relative_to(ROOT).parent.parent.as_posix() + "/" + p.name)
 def test_committed_without_outputs_and_with_the_course_kernel(path):
+    """The course's kernel, or for another language's edition, that language's."""
+    from mnistcnn.i18n import notebook_language
+
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
-    assert nb.metadata.kernelspec.name == constants.KERNEL_NAME
+    lang = notebook_language(nb)
+    assert lang == ("zh_CN" if path in RELEASED_ZH else "en")
+    assert nb.metadata.kernelspec.name == constants.LANGUAGE_KERNELS.get(lang, (constants.KERNEL_NAME,))[0]
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
@@ -72,7 +79,7 @@ def test_points_add_up_and_a_hidden_test_grades_accuracy():
 
 
 def test_student_version_has_no_solutions_and_no_hidden_tests():
-    for path in RELEASED:
+    for path in RELEASED + RELEASED_ZH:
         text = path.read_text()
         assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
         assert "check_test_accuracy" not in text, "the grader's accuracy test must stay hidden"
@@ -136,7 +143,7 @@ def test_ruff_is_clean():
 
 
 def test_notebooks_parse_as_python():
-    for path in SOLUTIONS + RELEASED:
+    for path in SOLUTIONS + RELEASED + RELEASED_ZH:
         for cell in json.loads(path.read_text())["cells"]:
             if cell["cell_type"] == "code":
                 ast.parse("".join(cell["source"]))

@@ -26,6 +26,24 @@ def test_blank_student_version_fails_every_test_cleanly(name):
     assert release.check_release_fails_cleanly(release.NOTEBOOKS / name) == []
 
 
+@pytest.mark.parametrize("name", FAST)
+def test_chinese_solution_passes_validation(name, tmp_path):
+    """solutions/ translated on the fly, run in the Chinese kernel."""
+    results = release.validate_notebook(release.solutions_in("zh_CN", tmp_path) / name)
+    assert not any(results.values()), results
+
+
+@pytest.mark.slow
+def test_chinese_training_solution_passes_validation(tmp_path):
+    results = release.validate_notebook(release.solutions_in("zh_CN", tmp_path) / "03_training.ipynb")
+    assert not any(results.values()), results
+
+
+@pytest.mark.parametrize("name", ["01_data.ipynb", "02_convnet.ipynb", "03_training.ipynb"])
+def test_blank_chinese_student_version_fails_every_test_cleanly(name):
+    assert release.check_release_fails_cleanly(release.release_folder("zh_CN") / name) == []
+
+
 def notebook_with_padding_mistake(tmp_path):
     import nbformat
 

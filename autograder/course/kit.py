@@ -1,8 +1,12 @@
 """The students' kit: what the instructor hands out, as a folder and a zip (`make kit`).
 
     python -m autograder.course.kit [--out dist]     # dist/convnet-kit/ and dist/convnet-kit.zip
+    python -m autograder.course.kit --language zh_CN # dist/convnet-kit-zh_CN/ and its zip: the Chinese kit
 
-It holds the student notebooks (``convnet/``, and the same as handed out in ``originals/convnet/``),
+It holds the student notebooks (``convnet/``, and the same as handed out in ``originals/convnet/``;
+in another language's kit, that edition's notebooks under the same names, so that ``course.py``
+opens, checks and hands in the same paths, the ``course`` catalog of its checks' messages, and
+``kit/README.<lang>.md`` as its README),
 the package they import (``mnistcnn/``), the pinned requirements and an ``environment.yml``
 generated from pyproject.toml, and the kit's own files from ``kit/`` (``course.py``, its README,
 Makefile and nbgrader configuration). Nothing of solutions/, the grader, the red-team corpus or the
@@ -20,10 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.course import release
+from mnistcnn.i18n import LANGUAGES, SOURCE_LANGUAGE, catalog_path, check_language
 
 ROOT = release.ROOT
 TEMPLATE = ROOT / "kit"
 NAME = f"{release.ASSIGNMENT}-kit"
+#: The catalogs a language's kit holds: the messages of the checks, hints and figures its notebooks show.
+KIT_DOMAINS = ("course",)
 KIT_FILES = ["README.md", "course.py", "Makefile", "nbgrader_config.py"]
 #: Dependencies of the grader alone (its Dask cluster, a PostgreSQL gradebook): not for students.
 GRADER_ONLY = {"distributed", "psycopg2-binary"}
@@ -62,39 +69,57 @@ def environment_yml() -> str:
             f"name: mnistcnn\nchannels:\n  - conda-forge\ndependencies:\n  - {python}\n  - pip\n  - pip:\n{pins}")
 
 
-def fill(folder: Path) -> None:
-    """Write the kit's files into the empty ``folder``."""
+def kit_name(lang: str = SOURCE_LANGUAGE) -> str:
+    """convnet-kit, or convnet-kit-<lang> for another language."""
+    return NAME if lang == SOURCE_LANGUAGE else f"{NAME}-{lang}"
+
+
+def fill(folder: Path, lang: str = SOURCE_LANGUAGE) -> None:
+    """Write the kit's files, its notebooks in ``lang``, into the empty ``folder``."""
     for name in KIT_FILES:
         shutil.copy2(TEMPLATE / name, folder / name)
+    readme = TEMPLATE / f"README.{lang}.md"
+    if lang != SOURCE_LANGUAGE and readme.exists():
+        shutil.copy2(readme, folder / "README.md")
     (folder / "mnistcnn").mkdir()
     for module in sorted((ROOT / "mnistcnn").glob("*.py")):
         shutil.copy2(module, folder / "mnistcnn" / module.name)
+    for domain in KIT_DOMAINS if lang != SOURCE_LANGUAGE else ():
+        source = catalog_path(lang, domain)
+        if source.exists():
+            target = folder / source.relative_to(ROOT)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
     for target in (folder / release.ASSIGNMENT, folder / "originals" / release.ASSIGNMENT):
         target.mkdir(parents=True)
-        for nb in sorted(release.NOTEBOOKS.glob("*.ipynb")):
+        for nb in sorted(release.release_folder(lang).glob("*.ipynb")):
             shutil.copy2(nb, target / nb.name)
     (folder / "requirements.txt").write_text(requirements_txt(), newline="\n")
     (folder / "environment.yml").write_text(environment_yml(), newline="\n")
 
 
-def build(out: Path = ROOT / "dist") -> Kit:
-    """``out/convnet-kit/`` and ``out/convnet-kit.zip`` (both replaced)."""
+def build(out: Path = ROOT / "dist", lang: str = SOURCE_LANGUAGE) -> Kit:
+    """``out/convnet-kit/`` and ``out/convnet-kit.zip`` (both replaced); ``-<lang>`` in another language."""
     out = Path(out).resolve()
-    folder, archive = out / NAME, out / f"{NAME}.zip"
+    name = kit_name(check_language(lang))
+    folder, archive = out / name, out / f"{name}.zip"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    fill(folder)
+    fill(folder, lang)
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         for rel in files:
-            zf.write(folder / rel, f"{NAME}/{rel}")
+            zf.write(folder / rel, f"{name}/{rel}")
     return Kit(folder, archive, files)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "dist", help="where to write the kit (default: dist/)")
-    kit = build(ap.parse_args(argv).out)
+    ap.add_argument("--language", default=SOURCE_LANGUAGE, choices=list(LANGUAGES),
+                    help="the language of the kit's notebooks (default: English)")
+    args = ap.parse_args(argv)
+    kit = build(args.out, args.language)
     print(f"wrote {kit.folder} ({len(kit.files)} files) and {kit.archive}")
     return 0
 

@@ -3,6 +3,7 @@
 Course layout, relative to the repository root:
     solutions/<assignment>/   nbgrader's "source": the instructor version, with solutions and hidden tests
     notebooks/<assignment>/   nbgrader's "release": the student version, generated, committed
+    notebooks/<lang>/<assignment>/   the student version in another language (release.py), likewise
     grading/                  submissions, autograded copies, feedback and the gradebook (not committed)
 """
 

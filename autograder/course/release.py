@@ -1,9 +1,16 @@
-"""The student version and its checks, with nbgrader.
+"""The student version and its checks, with nbgrader, in every language of the course.
 
-    python -m autograder.course.release              # regenerate notebooks/ from solutions/ (make notebooks)
-    python -m autograder.course.release --check      # fail if notebooks/ is not what nbgrader makes now
+    python -m autograder.course.release              # regenerate the student versions from solutions/ (make notebooks)
+    python -m autograder.course.release --check      # fail if one is not what nbgrader makes now
     python -m autograder.course.release --validate   # solutions pass every test, the student version
                                               # fails every graded test cleanly (make validate)
+
+solutions/ is the one source, in English. The English student version goes to notebooks/convnet/;
+another language's to notebooks/<lang>/convnet/ (notebooks/zh_CN/convnet/): solutions/ translated
+with the lessons catalog (:mod:`autograder.course.translate`, strictly: a text without a translation
+stops the release; it does not refresh the catalog: ``make catalogs`` does) into a temporary nbgrader
+source folder, then the same generate_assignment.
+Each check and validation covers every edition; a language's solutions are translated on the fly.
 """
 
 from __future__ import annotations
@@ -17,12 +24,26 @@ import tempfile
 import time
 from pathlib import Path
 
+from autograder.course import translate
 from mnistcnn.constants import ASSIGNMENT, CELL_TIMEOUT
+from mnistcnn.i18n import LANGUAGES, SOURCE_LANGUAGE
 from mnistcnn.screening import grade_id
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = ROOT / "solutions" / ASSIGNMENT
 NOTEBOOKS = ROOT / "notebooks" / ASSIGNMENT
+
+
+def release_folder(lang: str = SOURCE_LANGUAGE) -> Path:
+    """The committed student version in ``lang``: notebooks/convnet/, or notebooks/<lang>/convnet/."""
+    return NOTEBOOKS if lang == SOURCE_LANGUAGE else ROOT / "notebooks" / lang / ASSIGNMENT
+
+
+def solutions_in(lang: str, tmp: Path) -> Path:
+    """solutions/ in ``lang``: the folder itself in English, else translated (strictly) into ``tmp``."""
+    if lang == SOURCE_LANGUAGE:
+        return SOLUTIONS
+    return translate.translate_folder(SOLUTIONS, Path(tmp) / ASSIGNMENT, lang)
 
 
 def tool_env() -> dict:
@@ -52,11 +73,14 @@ def nbgrader(*args: str, cwd: Path = ROOT, check: bool = True, env: dict | None 
     return proc
 
 
-def generate(release_root: Path) -> Path:
-    """Run nbgrader generate_assignment on solutions/ into ``release_root``; return the folder."""
+def generate(release_root: Path, lang: str = SOURCE_LANGUAGE) -> Path:
+    """Run nbgrader generate_assignment on solutions/ (in ``lang``) into ``release_root``; return the folder.
+    nbgrader joins an absolute source folder to none (``CourseDirectory.format_path``)."""
     release_root = Path(release_root).resolve()
     with tempfile.TemporaryDirectory(prefix="mnistcnn-gb-") as tmp:
+        source = solutions_in(lang, Path(tmp) / "source").parent
         nbgrader("generate_assignment", ASSIGNMENT, "--force", "--log-level=WARN",
+                 f"--CourseDirectory.source_directory={source}",
                  f"--CourseDirectory.release_directory={release_root}",
                  f"--CourseDirectory.db_url=sqlite:///{tmp}/gradebook.db")
     return release_root / ASSIGNMENT
@@ -74,18 +98,20 @@ def differences(generated: Path, committed: Path = NOTEBOOKS) -> list[str]:
     return out
 
 
-def solved_copy(dest: Path) -> Path:
-    """The student version with every answer cell filled in from solutions/: what a student who
-    solved everything hands in (test cells, checksums and metadata as released)."""
+def solved_copy(dest: Path, lang: str = SOURCE_LANGUAGE) -> Path:
+    """The student version (in ``lang``) with every answer cell filled in from solutions/: what a
+    student who solved everything hands in (test cells, checksums and metadata as released)."""
     import nbformat
     from nbgrader.utils import is_solution
 
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    for released in sorted(NOTEBOOKS.glob("*.ipynb")):
+    for released in sorted(release_folder(lang).glob("*.ipynb")):
         nb = nbformat.read(released, as_version=4)
-        answers = {grade_id(c): c.source for c in nbformat.read(SOLUTIONS / released.name, as_version=4).cells
-                   if is_solution(c)}
+        solution = nbformat.read(SOLUTIONS / released.name, as_version=4)
+        if lang != SOURCE_LANGUAGE:
+            solution = translate.translate_notebook(solution, lang)
+        answers = {grade_id(c): c.source for c in solution.cells if is_solution(c)}
         for cell in nb.cells:
             if is_solution(cell):
                 cell.source = "\n".join(line for line in answers[grade_id(cell)].splitlines()
@@ -138,55 +164,81 @@ def check_release_fails_cleanly(path: Path) -> list[str]:
     return problems
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true", help="fail if notebooks/ is out of date")
-    ap.add_argument("--validate", action="store_true", help="validate solutions and student version")
-    args = ap.parse_args(argv)
-
-    if args.check:
+def check_editions() -> int:
+    """0 if every edition's student version is what nbgrader makes now, else 1 (and what differs)."""
+    status = 0
+    for lang in LANGUAGES:
+        committed = release_folder(lang)
+        where = committed.relative_to(ROOT)
         with tempfile.TemporaryDirectory(prefix="mnistcnn-release-") as tmp:
-            diff = differences(generate(Path(tmp)))
+            diff = differences(generate(Path(tmp), lang), committed)
         if diff:
-            print("notebooks/ is out of date with solutions/ (run `make notebooks`):\n  " + "\n  ".join(diff))
-            return 1
-        print("notebooks/ is up to date with solutions/")
-        return 0
+            print(f"{where}/ is out of date with solutions/ (run `make notebooks`):\n  " + "\n  ".join(diff))
+            status = 1
+        else:
+            print(f"{where}/ is up to date with solutions/")
+    return status
 
-    if args.validate:
-        status = 0
-        for nb in sorted(SOLUTIONS.glob("*.ipynb")):
+
+def validate_edition(lang: str) -> int:
+    """Validate the solutions (translated on the fly) and the blank student version of one edition."""
+    status = 0
+    with tempfile.TemporaryDirectory(prefix="mnistcnn-solutions-") as tmp:
+        solutions = solutions_in(lang, Path(tmp))
+        label = f"solutions/{ASSIGNMENT}" + ("" if lang == SOURCE_LANGUAGE else f" ({lang})")
+        for nb in sorted(solutions.glob("*.ipynb")):
             t = time.perf_counter()
             results = validate_notebook(nb)
             bad = {k: v for k, v in results.items() if v}
             mark = "✗" if bad else "✓"
-            print(f"{mark} solutions/{ASSIGNMENT}/{nb.name}: "
+            print(f"{mark} {label}/{nb.name}: "
                   f"{'passes every test' if not bad else 'FAILS'} ({time.perf_counter() - t:.0f} s)", flush=True)
             for cell in bad.get("failed", []):
                 print("    " + cell["raw_error"].replace("\n", "\n    "))
             status |= bool(bad)
-        for nb in sorted(NOTEBOOKS.glob("*.ipynb")):
-            t = time.perf_counter()
-            problems = check_release_fails_cleanly(nb)
-            mark = "✗" if problems else "✓"
-            print(f"{mark} notebooks/{ASSIGNMENT}/{nb.name}: "
-                  f"{'every graded test fails cleanly when blank' if not problems else 'PROBLEMS'} "
-                  f"({time.perf_counter() - t:.0f} s)", flush=True)
-            for p in problems:
-                print("    " + p)
-            status |= bool(problems)
-        return status
+    released = release_folder(lang)
+    for nb in sorted(released.glob("*.ipynb")):
+        t = time.perf_counter()
+        problems = check_release_fails_cleanly(nb)
+        mark = "✗" if problems else "✓"
+        print(f"{mark} {nb.relative_to(ROOT)}: "
+              f"{'every graded test fails cleanly when blank' if not problems else 'PROBLEMS'} "
+              f"({time.perf_counter() - t:.0f} s)", flush=True)
+        for p in problems:
+            print("    " + p)
+        status |= bool(problems)
+    return status
 
+
+def write_edition(lang: str) -> None:
+    """Generate the student version in ``lang`` and put it in its folder (stale notebooks removed)."""
+    target = release_folder(lang)
     with tempfile.TemporaryDirectory(prefix="mnistcnn-release-") as tmp:
-        generated = generate(Path(tmp))
-        NOTEBOOKS.mkdir(parents=True, exist_ok=True)
-        for stale in NOTEBOOKS.glob("*.ipynb"):
+        generated = generate(Path(tmp), lang)
+        target.mkdir(parents=True, exist_ok=True)
+        for stale in target.glob("*.ipynb"):
             if not (generated / stale.name).exists():
                 stale.unlink()
         for nb in sorted(generated.iterdir()):
             if nb.is_file():
-                (NOTEBOOKS / nb.name).write_bytes(nb.read_bytes())
-                print(f"wrote notebooks/{ASSIGNMENT}/{nb.name}")
+                (target / nb.name).write_bytes(nb.read_bytes())
+                print(f"wrote {(target / nb.name).relative_to(ROOT)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="fail if a student version is out of date")
+    ap.add_argument("--validate", action="store_true", help="validate solutions and student versions")
+    args = ap.parse_args(argv)
+    if args.check:
+        return check_editions()
+    if args.validate:
+        status = 0
+        for lang in LANGUAGES:
+            status |= validate_edition(lang)
+        return status
+    for lang in LANGUAGES:
+        write_edition(lang)
     return 0
 
 
