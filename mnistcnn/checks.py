@@ -1076,6 +1076,11 @@ def check_history_plot(fig, history) -> None:
     data = figure_data(fig)
     evidence.save("figure", figure=data, history=hist)
     judge_figure(data, hist)
+    # Checked: closed, so that the cell shows no figure without its text; the lesson's next cell
+    # shows the real training curves with theirs (plots.show).
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
 
 
 NO_FIGURE = N_("return the figure (fig, axes = plt.subplots(...))")
