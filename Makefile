@@ -15,7 +15,7 @@ help:
 	@echo "make test-browser  the course in JupyterLab in headless Chromium (about two minutes)"
 	@echo "make grade      grade the example submissions (or SOURCE=folder-or-zip): feedback, CSV, report"
 	@echo "make notebooks  regenerate notebooks/ (student versions, English and zh_CN) from solutions/ with nbgrader"
-	@echo "make catalogs   add the lessons' new texts to the translation catalogs, drop vanished ones; list what is left"
+	@echo "make catalogs   add new texts of the lessons and the code to the translation catalogs, drop vanished ones; list what is left"
 	@echo "make validate   nbgrader validate: solutions pass, the student version fails cleanly (every language)"
 	@echo "make kit        the students' kit: dist/convnet-kit/ and dist/convnet-kit.zip (KIT_ARGS=\"--language zh_CN\": the Chinese one)"
 	@echo "make lint       ruff"
@@ -65,11 +65,15 @@ lint: $(STAMP)
 notebooks: $(STAMP)
 	$(BIN)/python -m autograder.course.release
 
-LESSON_LANGUAGES ?= zh_CN
+# Every catalog of every language other than English in step with the lessons (translate.py) and the
+# code (catalogs.py): new texts added untranslated, vanished ones dropped, then what is left to do.
+TRANSLATIONS ?= $(shell $(BIN)/python -c 'from mnistcnn import i18n; print(*(x for x in i18n.LANGUAGES if x != i18n.SOURCE_LANGUAGE))' 2>/dev/null)
 catalogs: $(STAMP)
-	for lang in $(LESSON_LANGUAGES); do \
+	for lang in $(TRANSLATIONS); do \
 		$(BIN)/python -m autograder.course.translate update $$lang || exit 1; \
+		$(BIN)/python -m autograder.course.catalogs update $$lang || exit 1; \
 		$(BIN)/python -m autograder.course.translate check $$lang; \
+		$(BIN)/python -m autograder.course.catalogs check $$lang; \
 	done
 
 validate: setup
