@@ -27,7 +27,7 @@ from nbgrader.utils import is_grade
 from autograder.course import lab as course_lab
 from autograder.course import release
 from mnistcnn import TF_ENV
-from mnistcnn.constants import ASSIGNMENT, KERNEL_DISPLAY_NAME, KERNEL_NAME
+from mnistcnn.constants import ASSIGNMENT, KERNEL_DISPLAY_NAME, KERNEL_NAME, LANGUAGE_KERNELS
 from mnistcnn.screening import grade_id
 
 pytestmark = pytest.mark.browser
@@ -70,9 +70,9 @@ def with_cell(nb, after_grade_id: str, source: str):
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory) -> Path:
-    """A copy of the course: its nbgrader configuration, solutions and student version, plus
-    what students hand in: every answer filled in (solved/), one mistake (mistake/), and a
-    notebook that prints a warning and then errors (broken/)."""
+    """A copy of the course: its nbgrader configuration, solutions and student version (both
+    editions), plus what students hand in: every answer filled in (solved/, solved-zh/), one mistake
+    (mistake/, mistake-zh/), and a notebook that prints a warning and then errors (broken/)."""
     course = tmp_path_factory.mktemp("course")
     shutil.copy(ROOT / "nbgrader_config.py", course)
     (course / "autograder" / "course").mkdir(parents=True)  # the configuration the top-level file loads
@@ -90,6 +90,17 @@ def course(tmp_path_factory) -> Path:
             cell.source = wrong
     (course / "mistake" / ASSIGNMENT).mkdir(parents=True)
     nbformat.write(nb, course / "mistake" / ASSIGNMENT / "02_convnet.ipynb")
+
+    # The Chinese edition: its student version, solved, and the same mistake.
+    shutil.copytree(release.release_folder("zh_CN"), course / "notebooks" / "zh_CN" / ASSIGNMENT)
+    solved_zh = release.solved_copy(course / "solved-zh" / ASSIGNMENT, lang="zh_CN")
+    nb = nbformat.read(solved_zh / "02_convnet.ipynb", as_version=4)
+    for cell in nb.cells:
+        if grade_id(cell) == "build_conv_base":
+            cell.source = cell.source.replace('layers.Conv2D(32, (3, 3), activation="relu")',
+                                              'layers.Conv2D(32, (3, 3), activation="relu", padding="same")')
+    (course / "mistake-zh" / ASSIGNMENT).mkdir(parents=True)
+    nbformat.write(nb, course / "mistake-zh" / ASSIGNMENT / "02_convnet.ipynb")
 
     nb = nbformat.read(solved / "01_data.ipynb", as_version=4)
     with_cell(nb, "digit_grid", 'import sys\nprint("a warning nobody can act on", file=sys.stderr)')
@@ -424,3 +435,54 @@ def test_a_missing_validate_button_is_found_missing(page, lab):
     with pytest.raises(AssertionError, match="Validate button is not in the notebook toolbar"):
         validate_button(panel, timeout=5_000)
     page.screenshot(path=ARTIFACTS / "08-no-validate-button.png")
+
+
+# ---------------------------------------------------------------------------------------------------
+# The Chinese edition
+# ---------------------------------------------------------------------------------------------------
+
+ZH_KERNEL, ZH_DISPLAY_NAME = LANGUAGE_KERNELS["zh_CN"]
+
+
+def test_the_chinese_edition_runs_in_its_kernel_with_chinese_text(page, lab):
+    """The Chinese first notebook opens in the Chinese kernel, runs all without an error, and shows
+    the lesson, the digit grid and the grid's text alternative in Chinese."""
+    path = f"solved-zh/{ASSIGNMENT}/01_data.ipynb"
+    panel = open_notebook(page, lab, path)
+    kernel_name = panel.locator(".jp-NotebookPanel-toolbar [data-jp-item-name=kernelName]")
+    assert kernel_name.inner_text().strip() == ZH_DISPLAY_NAME
+    sessions = {s["path"]: s["kernel"]["name"] for s in lab.api("/api/sessions")}
+    assert sessions.get(path) == ZH_KERNEL, sessions
+    assert lab.api("/api/kernelspecs")["kernelspecs"][ZH_KERNEL]["spec"]["env"]["MNISTCNN_LANGUAGE"] == "zh_CN"
+
+    result = run_all(page, panel)
+    page.screenshot(path=ARTIFACTS / "09-zh-run-all.png")
+    assert result["errors"] == [], "error or stderr output after Run All:\n" + "\n---\n".join(result["errors"])
+    assert result["not run"] == [], f"code cells that did not run: {result['not run']} of {result['code cells']}"
+    headings = panel.locator(".jp-MarkdownOutput h1, .jp-MarkdownOutput h2").all_text_contents()
+    assert any("数据：手写数字" in h for h in headings) and any(h.startswith("练习 1") for h in headings), headings
+    grid = panel.locator(".jp-CodeCell", has_text="plots.show_digits")
+    assert grid.locator(".jp-RenderedImage img").count() == 1
+    alternative = grid.locator(".mnistcnn-text-alternative").text_content()
+    assert "逐行列出它们的标签" in alternative and "第 1 行：5 0 4 1 9 2 1 3" in alternative, alternative
+    passed = panel.locator(".jp-OutputArea-output", has_text="✓").all_text_contents()
+    assert passed and not any(re.search(r"[A-Za-z]{3,} [a-z]{3,} [a-z]{3,}", t) for t in passed), passed
+
+
+def test_validate_the_chinese_edition_gives_the_messages_in_chinese(page, lab):
+    """Validate on the Chinese notebook with a mistake: the check's message in Chinese, the three
+    labels included; nothing of the English message is left."""
+    panel = open_notebook(page, lab, f"mistake-zh/{ASSIGNMENT}/02_convnet.ipynb")
+    outcome, text = validate(page, panel)
+    page.locator("#validation-message pre").last.evaluate(
+        "pre => { for (let e = pre; e; e = e.parentElement) if (e.scrollHeight > e.clientHeight) e.scrollTop = 1e9; }")
+    page.screenshot(path=ARTIFACTS / "10-zh-validate-mistake.png")
+    assert outcome == "failed", text
+    assert "卷积基：第 0 层（Conv2D）" in text, text
+    assert "应为：padding='valid'" in text and "你的结果：padding='same'" in text and "可能的错误：" in text, text
+    assert "expected:" not in text and "you have:" not in text and "likely mistake:" not in text, text
+    close_dialog(page)
+    panel = open_notebook(page, lab, f"solved-zh/{ASSIGNMENT}/02_convnet.ipynb")
+    outcome, text = validate(page, panel)
+    assert outcome == "success", text
+    close_dialog(page)

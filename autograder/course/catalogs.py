@@ -23,10 +23,12 @@ from mnistcnn import i18n
 ROOT = Path(__file__).resolve().parents[2]
 #: domain -> the files its messages are extracted from (relative to the repository's root).
 SOURCES = {
-    "course": ["mnistcnn/*.py"],
+    "course": ["mnistcnn/*.py", "solutions/*/*.ipynb"],
     "grader": ["autograder/grading/*.py", "autograder/grading/templates/*.j2", "autograder/sandbox/*.py"],
 }
 KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
+#: In the notebooks' code: the words of ``checks.passed("...")``, which the check translates.
+NOTEBOOK_KEYWORDS = {"passed": None}
 JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trim_blocks": "true", "lstrip_blocks": "true",
                  "newstyle_gettext": "true"}
 #: What a translation must keep as it is: format fields, code spans, numbers.
@@ -45,12 +47,27 @@ def extract(domain: str):
 
     template = Catalog(domain=domain)
     for path in source_files(domain):
-        method, options = ("jinja2.ext:babel_extract", JINJA_OPTIONS) if path.suffix == ".j2" else ("python", {})
-        for lineno, message, comments, context in extract_from_file(method, path, keywords=KEYWORDS,
+        method, keywords, options = {".j2": ("jinja2.ext:babel_extract", KEYWORDS, JINJA_OPTIONS),
+                                     ".ipynb": (extract_notebook, NOTEBOOK_KEYWORDS, {})}.get(
+                                         path.suffix, ("python", KEYWORDS, {}))
+        for lineno, message, comments, context in extract_from_file(method, path, keywords=keywords,
                                                                     options=options):
             template.add(message, locations=[(str(path.relative_to(ROOT)), lineno)],
                          auto_comments=comments, context=context)
     return template
+
+
+def extract_notebook(fileobj, keywords, comment_tags, options):
+    """Babel's Python extraction over a notebook's code cells (IPython's ``%``/``!`` lines left out)."""
+    import io
+    import json
+
+    from babel.messages.extract import extract_python
+
+    cells = json.load(fileobj).get("cells", [])
+    code = "\n".join("".join(c.get("source", "")) for c in cells if c.get("cell_type") == "code")
+    code = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in code.splitlines())
+    return extract_python(io.BytesIO(code.encode()), keywords, comment_tags, options)
 
 
 def read(lang: str, domain: str):
