@@ -239,3 +239,27 @@ def test_a_code_cell_keeps_its_code_its_markers_and_its_quotes():
     catalog["Twice x."].string = "x 的'两倍'。"
     with pytest.raises(ValueError, match="without quotes"):
         translate.translate_notebook(nb, LANG, catalog=catalog)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh_CN"])
+def test_every_hint_names_a_heading_of_its_notebook(lang):
+    """The hint after three failures names a section of the lesson: that heading exists, in the
+    notebook it names, in each edition."""
+    import re
+
+    import nbformat
+
+    from mnistcnn import hints, i18n
+
+    folder = release.release_folder(lang)
+    headings = {}
+    for path in sorted(folder.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        headings[int(path.name[:2])] = {line.lstrip("#").strip() for c in nb.cells if c.cell_type == "markdown"
+                                        for line in c.source.splitlines() if line.startswith("#")}
+    for key, section in hints.SECTIONS.items():
+        text = i18n.gettext(section, lang=lang)
+        number = int(re.search(r"\d", text).group())
+        title = re.search(r'["“](.+)["”]', text).group(1)
+        found = [h for h in headings[number] if re.fullmatch(re.escape(title) + r"(\s*[(（]\d+ .+[)）])?", h)]
+        assert found, f"{key}: {title!r} is not a heading of notebook {number} ({lang}): {headings[number]}"
