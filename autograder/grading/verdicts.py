@@ -67,6 +67,13 @@ def judge_command(evidence: str, cells: list[tuple[str, str]], threshold: float)
             ",".join(f"{nb}:{cell}" for nb, cell in cells), "--threshold", str(threshold)]
 
 
+def language_arguments(languages: dict | None) -> list[str]:
+    """The judging process's option naming each notebook's language other than English (the checks'
+    messages are given in it); none when every notebook is in English."""
+    other = {nb: lang for nb, lang in sorted((languages or {}).items()) if lang != "en"}
+    return ["--languages", ",".join(f"{nb}={lang}" for nb, lang in other.items())] if other else []
+
+
 #: A judging process started ahead is used only if it waited at most this long (its sandbox's
 #: wall-clock limit runs from its start).
 READY_MAX_AGE = 600.0
@@ -83,10 +90,10 @@ class ReadyJudge:
 
 
 def start_judge(evidence: str, notebooks: list[str], threshold: float, *, env: dict, cwd: str,
-                prefix: list[str] | None = None, preexec_fn=None) -> ReadyJudge:
+                prefix: list[str] | None = None, preexec_fn=None, languages: dict | None = None) -> ReadyJudge:
     """The judging process of every graded cell of ``notebooks``, started now, judging on its go."""
     todo = [(nb, cell) for nb in notebooks for cell in cells_of(nb)]
-    cmd = [*(prefix or []), *judge_command(evidence, todo, threshold), "--wait"]
+    cmd = [*(prefix or []), *judge_command(evidence, todo, threshold), *language_arguments(languages), "--wait"]
     err = tempfile.TemporaryFile(mode="w+")
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env, cwd=cwd,
                             preexec_fn=preexec_fn)
@@ -126,7 +133,8 @@ def _go(ready: ReadyJudge | None, todo: list, wall: float, events: str | None) -
 
 def run_judge(evidence: str, notebooks: list[str], threshold: float, *, env: dict, cwd: str,
               prefix: list[str] | None = None, cell_timeout: float = JUDGE_CELL_TIMEOUT, preexec_fn=None,
-              events: str | None = None, ready: ReadyJudge | None = None, wall: float = 3600.0) -> list[dict]:
+              events: str | None = None, ready: ReadyJudge | None = None, wall: float = 3600.0,
+              languages: dict | None = None) -> list[dict]:
     """Every graded cell of ``notebooks`` judged; a cell whose judging kills or stalls the process fails
     alone, with the reason, and the rest is judged by a new process. ``ready``: the first process, started
     ahead by :func:`start_judge` (``wall``: its sandbox's wall-clock limit)."""
@@ -140,8 +148,8 @@ def run_judge(evidence: str, notebooks: list[str], threshold: float, *, env: dic
                 done, stuck, why = _watch(ready.proc, ready.err, cell_timeout)
             ready = None
         else:
-            done, stuck, why = _one_run([*(prefix or []), *judge_command(evidence, left, threshold)], env, cwd,
-                                        cell_timeout, preexec_fn)
+            cmd = [*(prefix or []), *judge_command(evidence, left, threshold), *language_arguments(languages)]
+            done, stuck, why = _one_run(cmd, env, cwd, cell_timeout, preexec_fn)
         why = _sandbox_reason(events) or why
         verdicts.update(done)
         if stuck is not None:
