@@ -46,9 +46,10 @@ def restore_locked(nb, released_sources: dict[str, str]) -> None:
             cell.source = released_sources[gid]
 
 
-def edition_sources(job: Job, lang: str) -> dict[str, str]:
-    """grade_id -> released source of the edition in ``lang`` (the English one if it has none)."""
-    return job.released.get(lang) or job.released.get(i18n.SOURCE_LANGUAGE, {})
+def edition_sources(job: Job, notebook: str) -> dict[str, str]:
+    """grade_id -> released source of ``notebook`` in the edition of its language (English if it has none)."""
+    edition = job.released.get(job.language(notebook)) or job.released.get(i18n.SOURCE_LANGUAGE, {})
+    return edition.get(notebook, {})
 
 
 def notes_cell(lines: list[str]):
@@ -71,8 +72,8 @@ def write_feedback(job: Job, paths: JobPaths, result: JobResult) -> bool:
     clean.mkdir(parents=True)
     for path in sorted(autograded.glob("*.ipynb")):
         nb, lang = nbformat.read(path, as_version=4), job.language(path.stem)
-        restore_locked(nb, edition_sources(job, lang))
-        sanitize_for_feedback(nb, edition_sources(job, lang))
+        restore_locked(nb, edition_sources(job, path.stem))
+        sanitize_for_feedback(nb, edition_sources(job, path.stem))
         lines = [i["text"] for i in result.incidents if i.get("notebook") in (path.stem, None)]
         if lines:  # what the grader noticed, at the top of the feedback
             with i18n.using(lang):

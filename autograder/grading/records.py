@@ -17,7 +17,7 @@ class Job:
     input_sha: str
     files: dict  # notebook name -> bytes (screened, usable)
     solutions: dict  # file name -> bytes of the source notebooks
-    released: dict  # language -> grade_id -> source the student saw (graded and locked cells of that edition)
+    released: dict  # language -> notebook -> grade_id -> source the student saw (graded and locked cells)
     template_db: bytes
     threads: int
     timeout: float

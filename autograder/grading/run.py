@@ -69,8 +69,13 @@ class Progress:
 
 
 def released_sources(lang: str = "en") -> dict[str, str]:
-    """grade_id -> source of the graded and locked cells of the edition in ``lang``, as released: what
-    the feedback shows (nbgrader's autograde puts the English source's locked cells back)."""
+    """grade_id -> source of the graded and locked cells of the edition in ``lang``, all notebooks together."""
+    return {gid: src for cells in released_by_notebook(lang).values() for gid, src in cells.items()}
+
+
+def released_by_notebook(lang: str = "en") -> dict[str, dict[str, str]]:
+    """notebook -> grade_id -> source of the graded and locked cells of the edition in ``lang``, as
+    released: what the feedback shows (nbgrader's autograde puts the English source's locked cells back)."""
     import nbformat
     from nbgrader.utils import is_grade, is_locked
 
@@ -78,9 +83,8 @@ def released_sources(lang: str = "en") -> dict[str, str]:
 
     out = {}
     for path in sorted(screen.edition_folder(lang).glob("*.ipynb")):
-        for cell in nbformat.read(path, as_version=4).cells:
-            if grade_id(cell) and (is_grade(cell) or is_locked(cell)):
-                out[grade_id(cell)] = cell.source
+        out[path.stem] = {grade_id(cell): cell.source for cell in nbformat.read(path, as_version=4).cells
+                          if grade_id(cell) and (is_grade(cell) or is_locked(cell))}
     return out
 
 
@@ -210,7 +214,7 @@ def grade_class(source: Path, ws: Workspace, *, workers: int | None = None, thre
     if specs:
         template = prepare_gradebook(ws)
         solutions = {p.name: p.read_bytes() for p in sorted(release.SOLUTIONS.glob("*.ipynb"))}
-        released = {lang: released_sources(lang) for lang in {i18n.SOURCE_LANGUAGE}.union(
+        released = {lang: released_by_notebook(lang) for lang in {i18n.SOURCE_LANGUAGE}.union(
             *(spec["languages"].values() for spec in specs))}
         jobs = [Job(**spec, solutions=solutions, released=released, template_db=template, threads=threads,
                     timeout=timeout, threshold=threshold, sandbox=box, cell_timeout=cell_timeout,
