@@ -97,9 +97,9 @@ def write_feedback(job: Job, paths: JobPaths, result: JobResult) -> bool:
 def not_graded_page(lines: list[str], lang: str) -> str:
     """The page of the files that could not be graded, in the current language."""
     items = "".join(f"<li>{html.escape(t)}</li>" for t in lines)
-    return (f"<!DOCTYPE html><html lang='{html_lang(lang)}'><meta charset='utf-8'><title>{html.escape(_('Not graded'))}"
-            f"</title><body><h1>{html.escape(_('Files of yours that could not be graded'))}</h1><ul>{items}</ul>"
-            "</body></html>")
+    title, heading = html.escape(_("Not graded")), html.escape(_("Files of yours that could not be graded"))
+    return (f"<!DOCTYPE html><html lang='{html_lang(lang)}'><meta charset='utf-8'><title>{title}</title><body>"
+            f"<h1>{heading}</h1><ul>{items}</ul></body></html>")
 
 
 def with_lang(page: bytes, lang: str) -> bytes:
