@@ -75,6 +75,9 @@ TEXT = {
     "time_alt": N_("Grading time of {n} submissions: median {median:.0f} s (middle half {q1:.0f} to {q3:.0f} s); "
                    "slowest: {slowest}."),
     "none": N_("none"),
+    "separator": N_("; "),  # between the items of a list in a sentence
+    "comma": N_(", "),
+    "seconds_short": N_("{t:.0f} s"),
     "table_score": N_("score"),
     "table_who": N_("who"),
     "table_test": N_("graded test"),
@@ -333,7 +336,7 @@ def fig_pass_rate(data: dict):
     ax.set_xlabel(_t("pass_x"))
     ax.set_title(_t("pass_title"))
     lowest = sorted(names, key=lambda c: data["pass_rate"][c])[:3]
-    alt = _t("pass_alt").format(n=n, cells=len(names), lowest="; ".join(
+    alt = _t("pass_alt").format(n=n, cells=len(names), lowest=_t("separator").join(
         f"{c} {data['pass_rate'][c]:.0%}" for c in lowest) or _t("none"))
     return fig, alt
 
@@ -439,7 +442,7 @@ def fig_accuracy(data: dict):
     ax.legend(loc="upper left", fontsize=8)
     ax.set_title(_t("acc_title"))
     _accuracy_zoom(ax_zoom, x, t)
-    names = _(": {names}").format(names=", ".join(f"{s} {a:.2%}" for s, a in below)) if below else ""
+    names = _(": {names}").format(names=_t("comma").join(f"{s} {a:.2%}" for s, a in below)) if below else ""
     alt = _t("acc_alt").format(n=len(x), median=_quartiles(x)[1], below=len(below), t=percent(t), names=names)
     return fig, alt
 
@@ -481,7 +484,8 @@ def fig_time(data: dict):
     ax.set_title(_t("time_title"))
     q1, med, q3 = _quartiles(x)
     alt = _t("time_alt").format(n=len(x), median=med, q1=q1, q3=q3,
-                                  slowest=", ".join(f"{s} {t:.0f} s" for s, t in slow) or _t("none"))
+                                  slowest=_t("comma").join(f"{s} " + _t("seconds_short").format(t=t) for s, t in slow)
+                                  or _t("none"))
     return fig, alt
 
 

@@ -149,8 +149,10 @@ def grade_class(source: Path, ws: Workspace, *, workers: int | None = None, thre
                 threshold: float = ACCURACY_THRESHOLD, marker_dir: Path | None = None, out=sys.stdout,
                 limits: sandbox.Limits | None = None, unsandboxed: bool = False,
                 cell_timeout: float | None = None, policy: late_mod.Policy | None = None,
-                sources: timestamps.TimeSources | None = None, lms: lms_export.LmsOptions | None = None) -> dict:
-    """Collect, grade (in parallel), write. Returns a summary (students, skipped, unmapped, errors)."""
+                sources: timestamps.TimeSources | None = None, lms: lms_export.LmsOptions | None = None,
+                language: str = i18n.SOURCE_LANGUAGE) -> dict:
+    """Collect, grade (in parallel), write. Returns a summary (students, skipped, unmapped, errors).
+    ``language``: the class report's (each student's feedback is in the language of their notebooks)."""
     from autograder.grading import screen
 
     release.use_tool_path()  # nbgrader's Gradebook runs `alembic` from PATH when it creates one
@@ -220,7 +222,7 @@ def grade_class(source: Path, ws: Workspace, *, workers: int | None = None, thre
                     timeout=timeout, threshold=threshold, sandbox=box, cell_timeout=cell_timeout,
                     started_marker=str(marker_dir / spec["student"]) if marker_dir else None) for spec in specs]
         _run_jobs(jobs, ws, workers, threads, scheduler, out, summary)
-    finish(ws, out, lms)
+    finish(ws, out, lms, language)
     return summary
 
 
@@ -300,13 +302,15 @@ def job_line(result: dict) -> str:
     return text + f" ({result['seconds']:.0f} s)"
 
 
-def finish(ws: Workspace, out=sys.stdout, lms: lms_export.LmsOptions | None = None) -> None:
-    """Grades CSV, the LMS imports and the class report from the gradebook and the stored results."""
+def finish(ws: Workspace, out=sys.stdout, lms: lms_export.LmsOptions | None = None,
+           language: str = i18n.SOURCE_LANGUAGE) -> None:
+    """Grades CSV, the LMS imports and the class report (in ``language``) from the gradebook and the stored
+    results."""
     from autograder.grading import report
 
     csv_path = export_grades(ws)
     written, notes = lms_export.write_all(ws, identities(ws), lms or lms_export.LmsOptions())
-    html = report.write_report(ws)
+    html = report.write_report(ws, i18n.check_language(language))
     print(f"\nResults in {ws.path}:", file=out)
     print(f"  feedback per student: {ws.path / 'feedback'}/<student>/{ASSIGNMENT}/*.html", file=out)
     print(f"  grades:               {csv_path}", file=out)
