@@ -168,10 +168,10 @@ def policy_from_args(deadline: str | None, penalty: str | None, cap: str | None,
 
 def _duration_text(seconds: float) -> str:
     if seconds >= 86400:
-        return f"{seconds / 86400:.3g} d"
+        return _("{n:.3g} d").format(n=seconds / 86400)
     if seconds >= 3600:
-        return f"{seconds / 3600:.3g} h"
-    return f"{seconds / 60:.3g} min"
+        return _("{n:.3g} h").format(n=seconds / 3600)
+    return _("{n:.3g} min").format(n=seconds / 60)
 
 
 # ----------------------------------------------------------------------------- applying it to a gradebook
