@@ -235,7 +235,8 @@ def test_chinese_feedback_has_the_chinese_lesson_notes_and_headings(mixed_class)
     page = _feedback(ws, "wang", "01_data")
     assert '<html lang="zh-CN">' in page and "这是中文版的第一课" in page
     assert "评分程序对本笔记本的说明" in page and "按时提交" in page
-    assert "Grader&#39;s notes" not in page and "Grader's notes" not in page and "on time" not in page
+    assert "来源：文件修改时间" in page
+    assert "Grader&#39;s notes" not in page and "Grader's notes" not in page and "on time (" not in page
     training = _feedback(ws, "wang", "03_training")
     assert "评分程序：在你的笔记本之外" in training and "Grader: test accuracy" not in training
     blank = _feedback(ws, "li", "03_training")

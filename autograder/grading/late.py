@@ -214,7 +214,7 @@ class LateRecord:
         if self.timestamp is None:
             return _("Lateness: the time of this submission is unknown ({why}); no late penalty applied "
                      "({policy}).").format(why=self.note or self.source, policy=self.policy)
-        when = _("Handed in {time} ({source})").format(time=self.timestamp, source=self.source)
+        when = _("Handed in {time} ({source})").format(time=self.timestamp, source=_(self.source))
         if self.seconds_late <= 0:
             return _("{when}: on time ({policy}).").format(when=when, policy=self.policy)
         late = _("{when}: {duration} after the deadline").format(when=when,
