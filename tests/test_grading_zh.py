@@ -273,3 +273,13 @@ def test_the_report_language_is_the_instructors_choice(tmp_path, monkeypatch, ca
     with pytest.raises(SystemExit):
         grade.main([str(tmp_path), "--language", "fr"])
     assert "zh_CN" in capsys.readouterr().err
+
+
+def test_a_cell_whose_judging_failed_is_told_in_its_notebooks_language():
+    why = ("took longer than {seconds:.0f} s", {"seconds": 600})
+    message = "judging this test's evidence {why}; the grader judged the other tests in a new process"
+    zh = verdicts._failed(("01_data", "test_encode_labels"), message, why, {"01_data": "zh_CN"})
+    en = verdicts._failed(("02_convnet", "test_conv_output_size"), message, why, {"01_data": "zh_CN"})
+    assert zh["message"] == "评判这个测试的证据时用时超过 600 秒；评分程序已在新进程中评判其余测试" and zh["problem"]
+    assert en["message"] == ("judging this test's evidence took longer than 600 s; the grader judged the other "
+                             "tests in a new process")

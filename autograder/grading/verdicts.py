@@ -23,7 +23,9 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 
+from mnistcnn import i18n
 from mnistcnn.constants import JUDGE_CELL_TIMEOUT
+from mnistcnn.i18n import N_
 
 #: Every graded cell of the course, as (notebook, grade_id); autograder.grading.judge has a judge for each.
 GRADED_CELLS = [
@@ -153,13 +155,21 @@ def run_judge(evidence: str, notebooks: list[str], threshold: float, *, env: dic
         why = _sandbox_reason(events) or why
         verdicts.update(done)
         if stuck is not None:
-            verdicts[stuck] = asdict(Verdict(*stuck, False, f"judging this test's evidence {why}; the grader "
-                                                            "judged the other tests in a new process", problem=True))
+            verdicts[stuck] = _failed(stuck, N_("judging this test's evidence {why}; the grader judged the other tests "
+                                                "in a new process"), why, languages)
         else:  # ended between cells: whatever it did not judge cannot be judged
             for c in left:
-                verdicts.setdefault(c, asdict(Verdict(*c, False, f"the grader's judging process failed: {why}",
-                                                      problem=True)))
+                verdicts.setdefault(c, _failed(c, N_("the grader's judging process failed: {why}"), why, languages))
     return [verdicts[c] for c in todo]
+
+
+def _failed(cell: tuple[str, str], message: str, why: tuple[str, dict], languages: dict | None) -> dict:
+    """The verdict of a cell whose judging failed, in its notebook's language (``why``: a message and its values)."""
+    from autograder.grading.language import _
+
+    with i18n.using((languages or {}).get(cell[0])):
+        text = _(message).format(why=_(why[0]).format(**why[1]))
+    return asdict(Verdict(*cell, False, text, problem=True))
 
 
 def _one_run(cmd: list[str], env: dict, cwd: str, cell_timeout: float, preexec_fn):
@@ -172,7 +182,7 @@ def _one_run(cmd: list[str], env: dict, cwd: str, cell_timeout: float, preexec_f
 def _watch(proc: subprocess.Popen, err, cell_timeout: float):
     """Follow a judging process to its end: the verdicts it gave, the cell it stopped on, and why."""
     done: dict[tuple[str, str], dict] = {}
-    current, why = None, ""
+    current, why = None, None
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ)
     deadline = time.monotonic() + cell_timeout + 120  # the process's own start
@@ -180,7 +190,7 @@ def _watch(proc: subprocess.Popen, err, cell_timeout: float):
     try:
         while True:
             if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
-                why = f"took longer than {cell_timeout:.0f} s"
+                why = (N_("took longer than {seconds:.0f} s"), {"seconds": cell_timeout})
                 _stop(proc)
                 break
             data = os.read(proc.stdout.fileno(), 65536)  # unbuffered: select sees every pending byte
@@ -201,12 +211,12 @@ def _watch(proc: subprocess.Popen, err, cell_timeout: float):
     if not why:
         err.seek(0)
         lines = [ln for ln in err.read().strip().splitlines() if ln.strip()]
-        why = (f"stopped the judging process (exit status {code}"
-               + (f": {lines[-1][:200]}" if lines else "") + ")")
+        why = (N_("stopped the judging process (exit status {code}{detail})"),
+               {"code": code, "detail": f": {lines[-1][:200]}" if lines else ""})
     return done, current, why
 
 
-def _sandbox_reason(events: str | None) -> str | None:
+def _sandbox_reason(events: str | None) -> tuple[str, dict] | None:
     """Why the sandbox stopped the judging process (a limit), from its events file, if it did."""
     if not events:
         return None
@@ -218,8 +228,8 @@ def _sandbox_reason(events: str | None) -> str | None:
         os.remove(events)  # the next run writes its own
     except OSError:
         pass
-    return f"was stopped by the grader's sandbox: {reason['text'].replace('the notebook', 'the judging')}" \
-        if reason else None
+    return (N_("was stopped by the grader's sandbox: {reason}"),
+            {"reason": reason["text"].replace("the notebook", "the judging")}) if reason else None
 
 
 def _parse(line: bytes) -> dict:
