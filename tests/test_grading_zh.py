@@ -283,3 +283,18 @@ def test_a_cell_whose_judging_failed_is_told_in_its_notebooks_language():
     assert zh["message"] == "评判这个测试的证据时用时超过 600 秒；评分程序已在新进程中评判其余测试" and zh["problem"]
     assert en["message"] == ("judging this test's evidence took longer than 600 s; the grader judged the other "
                              "tests in a new process")
+
+
+def test_why_the_sandbox_stopped_a_notebook_is_told_in_its_language():
+    """The launcher records each reason's message and values with its English text; the grader tells it
+    in the notebook's language (the English text where a reason has no message)."""
+    from autograder.sandbox import launcher
+    from autograder.sandbox.execute import sandbox_reason_text
+
+    reason = launcher._reason("wall", "the notebook ran longer than the limit of {seconds:.0f} s", seconds=900.0)
+    assert reason["text"] == "the notebook ran longer than the limit of 900 s"
+    assert json.loads(json.dumps(reason)) == reason  # it goes through the events file
+    assert sandbox_reason_text(reason) == reason["text"]
+    with i18n.using("zh_CN"):
+        assert sandbox_reason_text(reason) == "笔记本的运行时间超过了 900 秒的上限"
+        assert sandbox_reason_text({"kind": "wall", "text": "older events"}) == "older events"

@@ -186,6 +186,17 @@ class SandboxedKernelManager(AsyncKernelManager):
         shutil.rmtree(self.sandbox_dir, ignore_errors=True)
 
 
+def sandbox_reason_text(reason: dict) -> str:
+    """Why the sandbox stopped a notebook, in the current language (its English text if it has no message)."""
+    message, values = reason.get("message"), reason.get("values")
+    if not isinstance(message, str) or not isinstance(values, dict):
+        return str(reason.get("text", ""))
+    try:
+        return _(message).format(**values)
+    except (KeyError, ValueError, IndexError):
+        return str(reason.get("text", ""))
+
+
 def _error(ename: str, evalue: str) -> NotebookNode:
     return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
@@ -378,7 +389,7 @@ class CourseExecute(Execute):
             reason = report.get("reason")
             if reason:
                 return reason["kind"], _("The grader's sandbox stopped your notebook: {why}.").format(
-                    why=reason["text"])
+                    why=sandbox_reason_text(reason))
             code = report.get("exit")
             return "died", _("Your notebook's kernel stopped (exit status {code}): the code ended its own "
                              "process (os._exit, os.kill, a crash) or closed the kernel.").format(code=code)
