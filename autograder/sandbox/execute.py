@@ -371,8 +371,9 @@ class CourseExecute(Execute):
         km = getattr(self, "_last_km", None)
         if isinstance(km, SandboxedKernelManager):
             report = km.sandbox_report()
-            for note in report.get("notes", []):
-                self.note_incident("processes", note)
+            with i18n.using(self.language_of(self._notebook)):
+                for note in report.get("noted") or [{"text": n} for n in report.get("notes", [])]:
+                    self.note_incident("processes", sandbox_reason_text(note))
             km.remove_sandbox_dir()
 
     def _cell_name(self, cell, index) -> str:

@@ -595,11 +595,11 @@ def run(config: dict, *, run_dir: str, work: str, cwd: str, events: str, inner: 
     if not reason and code in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
         reason.update(_reason("cpu", N_("the notebook used more than the limit of {seconds:.0f} CPU seconds"),
                               seconds=limits.cpu))
-    notes = []
-    if detached:
-        notes.append(f"the notebook left {detached} process(es) running on their own (detached from the "
-                     "kernel); the sandbox stopped them when the notebook ended")
-    result = {**info, "state": "ended", "exit": code, "reason": reason or None, "notes": notes,
+    noted = [_reason("processes", N_("the notebook left {n} process(es) running on their own (detached from the "
+                                     "kernel); the sandbox stopped them when the notebook ended"), n=detached)
+             ] if detached else []
+    result = {**info, "state": "ended", "exit": code, "reason": reason or None,
+              "notes": [n["text"] for n in noted], "noted": noted,
               "seconds": round(time.monotonic() - clock["t0"], 1),
               "cpu_seconds": round(max(cpu_seen, groups.cpu_seconds() or 0.0), 1),
               "peak_memory": groups.peak_memory() or peak_rss}
