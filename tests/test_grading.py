@@ -248,7 +248,7 @@ def test_a_job_past_its_timeout_fails_and_leaves_no_kernel(tmp_path):
     usable, notes = run.screen_submission("ada3", files, released)
     job = Job("ada3", "0" * 64, files=usable, incidents=notes, template_db=gradebook.prepare_gradebook(ws),
               solutions={p.name: p.read_bytes() for p in sorted(release.SOLUTIONS.glob("*.ipynb"))},
-              released=run.released_sources(), threads=1, timeout=15, threshold=0.99,
+              released={"en": run.released_by_notebook()}, threads=1, timeout=15, threshold=0.99,
               sandbox=run.sandbox_setting(None, False))
     t = time.perf_counter()
     result = jobs.grade_one(job)

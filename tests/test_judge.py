@@ -495,3 +495,21 @@ def test_a_judge_started_ahead_judges_on_its_go_and_a_dead_one_is_replaced(monke
     dead.proc.wait()
     out = verdicts.run_judge(str(tmp_path), ["01_data"], 0.99, ready=dead, **kw)
     assert [v["details"]["waited"] for v in out] == [False] * 3 and all(v["passed"] for v in out)
+
+
+def test_each_notebook_is_judged_in_its_language(tmp_path, monkeypatch, capsys):
+    """--languages: the checks run inside i18n.using(the notebook's language); English where none is named."""
+    from mnistcnn import i18n
+
+    seen = {}
+
+    def fake_judge(root, notebook, cell, ref, threshold):
+        seen[notebook] = i18n.language()
+        return judge.Verdict(notebook, cell, True)
+
+    monkeypatch.setattr(judge, "judge_cell", fake_judge)
+    assert judge.main([str(tmp_path), "--cells", "01_data:test_encode_labels,02_convnet:test_conv_output_size",
+                       "--languages", "01_data=zh_CN"]) == 0
+    assert seen == {"01_data": "zh_CN", "02_convnet": "en"}
+    assert i18n.language() == "en"
+    assert capsys.readouterr().out.count('"verdict"') == 2

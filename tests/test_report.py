@@ -415,3 +415,98 @@ def test_the_students_text_is_shown_as_text(klass):
     """Notes carry text from students' files: the page shows it escaped, never as markup."""
     assert "(&lt;b&gt;&#39;x&#39;&lt;/b&gt; &amp; more)" in klass["text"] and "<b>'x'</b>" not in klass["text"]
     assert klass["text"].count("was edited (") == len(klass["planted"]["noted"])
+
+
+class FigureTables(HTMLParser):
+    """Each figure's alt text and the table of its numbers beside it."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.figures, self._fig, self._row, self._cell = {}, None, None, None
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "figure":
+            self._fig = a["id"].removeprefix("figure-")
+            self.figures[self._fig] = {"alt": None, "headers": [], "rows": []}
+        elif self._fig and tag == "img":
+            self.figures[self._fig]["alt"] = a["alt"]
+        elif self._fig and tag == "tr":
+            self._row = []
+        elif self._fig and tag in ("td", "th"):
+            self._cell = ""
+
+    def handle_endtag(self, tag):
+        if tag == "figure":
+            self._fig = None
+        elif self._fig and tag in ("td", "th"):
+            self._row.append(self._cell)
+            self._cell = None
+        elif self._fig and tag == "tr":
+            fig = self.figures[self._fig]
+            (fig["rows"] if fig["headers"] else fig["headers"]).append(self._row) if fig["headers"] \
+                else fig["headers"].extend(self._row)
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+
+
+@pytest.fixture(scope="module")
+def chinese(classes, tmp_path_factory):
+    """The class of 5, its report in Chinese (and then in English again, from the same folder)."""
+    import matplotlib
+
+    ws, planted = classes(5)
+    to = tmp_path_factory.mktemp("zh")
+    shutil.copytree(ws.path, to, dirs_exist_ok=True)
+    ws = gradebook.Workspace(to)
+    font = list(matplotlib.rcParams["font.family"])
+    zh = report.write_report(ws, language="zh_CN").read_text()
+    assert list(matplotlib.rcParams["font.family"]) == font  # the CJK font only for that report
+    return {"ws": ws, "zh": zh, "en": report.write_report(ws).read_text(), "data": report.class_data(ws)}
+
+
+def test_the_report_in_chinese_leaves_no_english_sentence(chinese):
+    from fixtures.language import english_runs
+
+    assert '<html lang="zh-CN">' in chinese["zh"] and "班级报告：MNIST 卷积神经网络" in chinese["zh"]
+    assert english_runs(chinese["zh"]) == []
+    assert english_runs(chinese["en"])  # the rule finds English where there is some
+    # the students' notes in English (their notebooks' language) are marked as such, and found once unmarked
+    assert english_runs(chinese["zh"].replace(' lang="en"', ""))
+    assert '<html lang="en">' in chinese["en"] and "Class report" in chinese["en"]
+
+
+def test_every_figure_has_an_alt_text_and_a_table_of_its_numbers_in_the_reports_language(chinese):
+    data, figures = chinese["data"], FigureTables(chinese["zh"]).figures
+    assert list(figures) == list(report.FIGURES)
+    for name, fig in figures.items():
+        assert re.search(r"[\u4e00-\u9fff]", fig["alt"]) and re.search(r"\d", fig["alt"]), (name, fig["alt"])
+        assert all(re.search(r"[\u4e00-\u9fff]", h) for h in fig["headers"]), (name, fig["headers"])
+        assert fig["rows"], name
+    scores = figures["scores"]["rows"]
+    assert sum(int(r[1]) for r in scores) == len(data["scores"])
+    assert {s for r in scores for s in r[2].split(", ")} == set(data["scores"])
+    assert {s: float(r[0]) for r in scores for s in r[2].split(", ")} == data["scores"]
+    assert [r[0] for r in figures["pass_rate"]["rows"]] == list(data["pass_rate"])
+    assert [r[2] for r in figures["pass_rate"]["rows"]] == [f"{v:.0%}" for v in data["pass_rate"].values()]
+    curves = figures["curves"]["rows"]
+    assert len(curves) == EPOCHS
+    finals = [h["accuracy"][-1] for h in data["histories"].values()]
+    assert curves[-1][3] == f"{np.median(finals):.2%}"
+    accuracy = {r[0]: r[1] for r in figures["accuracy"]["rows"]}
+    assert accuracy == {s: f"{a:.2%}" for s, a in data["accuracies"].items()}
+    assert [r[2] for r in figures["accuracy"]["rows"]].count("低于") == len(data["outliers"]["below"])
+    assert {r[0]: r[1] for r in figures["time"]["rows"]} == {s: f"{t:.0f}" for s, t in data["seconds"].items()}
+
+
+def test_the_figures_are_drawn_in_the_reports_language(chinese):
+    from mnistcnn import i18n
+
+    with i18n.using("zh_CN"):
+        figures = report.build_figures(chinese["data"])
+    titles = [ax.get_title() for fig, _ in figures.values() for ax in fig.axes if ax.get_title()]
+    assert titles and all(re.search(r"[\u4e00-\u9fff]", t) for t in titles), titles
+    assert "Total scores" in [ax.get_title() for ax in report.build_figures(chinese["data"])["scores"][0].axes]

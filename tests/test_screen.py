@@ -105,3 +105,34 @@ def test_malformed_metadata_is_screened_not_a_crash(released):
     assert "test_preprocess_images" not in graded and graded.count(None) < len(graded)
     assert all("nbgrader" not in c.metadata or isinstance(c.metadata["nbgrader"], dict)
                for c in nbformat.reads(data.decode(), 4).cells)
+
+
+def test_each_notebook_is_screened_in_its_language_against_its_edition(tmp_path, monkeypatch):
+    """screen_submission: the notes of a notebook are made inside i18n.using(its language), against the
+    released cells of its edition (English when that edition is not given)."""
+    from autograder.grading import run
+    from mnistcnn import i18n, screening
+
+    calls = []
+    real = screening.screen_file
+
+    def spy(data, filename, released, **kw):
+        calls.append((filename, i18n.language(), released))
+        return real(data, filename, released, **kw)
+
+    monkeypatch.setattr(screening, "screen_file", spy)
+    nb = nbformat.read(NB1, as_version=4)
+    nb.metadata["mnistcnn"] = {"language": "zh_CN"}
+    nbformat.write(nb, tmp_path / "01_data.ipynb")
+    files = {"01_data": tmp_path / "01_data.ipynb", "02_convnet": release.NOTEBOOKS / "02_convnet.ipynb"}
+    languages = {name: screen.file_language(path) for name, path in files.items()}
+    assert languages == {"01_data": "zh_CN", "02_convnet": "en"}
+    english = {p.stem: screen.released_cells(p) for p in release.NOTEBOOKS.glob("*.ipynb")}
+    chinese = {"01_data": {**english["01_data"]}}
+    usable, notes = run.screen_submission("li", files, english, languages, {"en": english, "zh_CN": chinese})
+    assert set(usable) == set(files) and notes == []
+    assert [(f, lang) for f, lang, _ in calls] == [("01_data.ipynb", "zh_CN"), ("02_convnet.ipynb", "en")]
+    assert calls[0][2] is chinese["01_data"] and calls[1][2] is english["02_convnet"]
+    calls.clear()
+    run.screen_submission("li", files, english, languages)  # no Chinese edition: the English one
+    assert calls[0][1:] == ("zh_CN", english["01_data"]) and i18n.language() == "en"

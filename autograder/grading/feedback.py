@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 
 from autograder.grading.commands import course_config, last_error, run_converter
+from autograder.grading.language import _
 from autograder.grading.records import Job, JobPaths, JobResult
+from mnistcnn import i18n
 from mnistcnn.constants import ASSIGNMENT
 from mnistcnn.screening import grade_id
 
@@ -33,6 +35,31 @@ def sanitize_for_feedback(nb, released_sources: dict[str, str]) -> None:
                 out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
 
 
+def restore_locked(nb, released_sources: dict[str, str]) -> None:
+    """Locked cells (the lesson's prose and code) as the edition the student worked in has them:
+    nbgrader's autograde put back the English source's."""
+    from nbgrader.utils import is_locked
+
+    for cell in nb.cells:
+        gid = grade_id(cell)
+        if gid in released_sources and is_locked(cell):
+            cell.source = released_sources[gid]
+
+
+def edition_sources(job: Job, notebook: str) -> dict[str, str]:
+    """grade_id -> released source of ``notebook`` in the edition of its language (English if it has none)."""
+    edition = job.released.get(job.language(notebook)) or job.released.get(i18n.SOURCE_LANGUAGE, {})
+    return edition.get(notebook, {})
+
+
+def notes_cell(lines: list[str]):
+    """The grader's notes at the top of a notebook's feedback, in the current language."""
+    import nbformat
+
+    heading = _("Grader's notes on this notebook")
+    return nbformat.v4.new_markdown_cell(f"**{heading}**\n\n" + "\n".join(f"* {markdown_literal(t)}" for t in lines))
+
+
 def write_feedback(job: Job, paths: JobPaths, result: JobResult) -> bool:
     """Stage 6: nbgrader's feedback from sanitized copies (no hidden tests), the grader's notes on top."""
     import nbformat
@@ -44,12 +71,13 @@ def write_feedback(job: Job, paths: JobPaths, result: JobResult) -> bool:
     clean = paths.course / "for_feedback" / job.student / ASSIGNMENT
     clean.mkdir(parents=True)
     for path in sorted(autograded.glob("*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
-        sanitize_for_feedback(nb, job.released)
+        nb, lang = nbformat.read(path, as_version=4), job.language(path.stem)
+        restore_locked(nb, edition_sources(job, path.stem))
+        sanitize_for_feedback(nb, edition_sources(job, path.stem))
         lines = [i["text"] for i in result.incidents if i.get("notebook") in (path.stem, None)]
         if lines:  # what the grader noticed, at the top of the feedback
-            nb.cells.insert(0, nbformat.v4.new_markdown_cell(
-                "**Grader's notes on this notebook**\n\n" + "\n".join(f"* {markdown_literal(t)}" for t in lines)))
+            with i18n.using(lang):
+                nb.cells.insert(0, notes_cell(lines))
         nbformat.write(nb, clean / path.name)
     if any(clean.glob("*.ipynb")):
         run = run_converter("generate_feedback", ASSIGNMENT, job.student,
@@ -58,14 +86,30 @@ def write_feedback(job: Job, paths: JobPaths, result: JobResult) -> bool:
             result.error = "nbgrader generate_feedback failed: " + last_error(run.log)
             return False
     feedback = paths.course / "feedback" / job.student / ASSIGNMENT
-    result.feedback = {p.name: p.read_bytes() for p in sorted(feedback.glob("*.html"))}
+    result.feedback = {p.name: with_lang(p.read_bytes(), job.language(p.stem)) for p in sorted(feedback.glob("*.html"))}
     missing = [i["text"] for i in result.incidents if i.get("kind") == "unusable"]
     if missing:  # no notebook to show them in: a page of their own
-        items = "".join(f"<li>{html.escape(t)}</li>" for t in missing)
-        result.feedback["not_graded.html"] = (
-            f"<!DOCTYPE html><html lang='en'><meta charset='utf-8'><title>Not graded</title><body>"
-            f"<h1>Files of yours that could not be graded</h1><ul>{items}</ul></body></html>").encode()
+        with i18n.using(job.language(None)):
+            result.feedback["not_graded.html"] = not_graded_page(missing, job.language(None)).encode()
     return True
+
+
+def not_graded_page(lines: list[str], lang: str) -> str:
+    """The page of the files that could not be graded, in the current language."""
+    items = "".join(f"<li>{html.escape(t)}</li>" for t in lines)
+    title, heading = html.escape(_("Not graded")), html.escape(_("Files of yours that could not be graded"))
+    return (f"<!DOCTYPE html><html lang='{html_lang(lang)}'><meta charset='utf-8'><title>{title}</title><body>"
+            f"<h1>{heading}</h1><ul>{items}</ul></body></html>")
+
+
+def with_lang(page: bytes, lang: str) -> bytes:
+    """nbgrader's feedback page saying the language of its notebook (its template has a bare ``<html>``)."""
+    return page.replace(b"<html>", f'<html lang="{html_lang(lang)}">'.encode(), 1)
+
+
+def html_lang(lang: str) -> str:
+    """A language code as HTML's ``lang`` attribute has it (zh_CN: zh-CN)."""
+    return lang.replace("_", "-")
 
 
 def read_history(path: Path) -> dict | None:

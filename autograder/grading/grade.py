@@ -28,6 +28,7 @@ from autograder.grading import lms_export, timestamps
 from autograder.grading.gradebook import Workspace
 from autograder.grading.run import SandboxUnavailable, grade_class
 from autograder.sandbox import launcher as sandbox
+from mnistcnn import i18n
 from mnistcnn.constants import CELL_TIMEOUT
 from mnistcnn.data import MnistUnavailable
 
@@ -73,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, help="CPU threads per job (default: cores / workers)")
     ap.add_argument("--scheduler", help="address of an existing Dask scheduler (default: a local cluster)")
     ap.add_argument("--force", action="store_true", help="grade again what was already graded")
+    ap.add_argument("--language", default=i18n.SOURCE_LANGUAGE, choices=list(i18n.LANGUAGES),
+                    help="language of the class report (default: English); each student's feedback is in the "
+                         "language of their notebooks")
     d = sandbox.Limits()
     ap.add_argument("--timeout", type=float, help="seconds per submission (default: from --wall-limit)")
     box = ap.add_argument_group("sandbox (bubblewrap) and limits, per notebook")
@@ -107,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = grade_class(Path(args.source), ws, workers=args.workers, threads=args.threads,
                               scheduler=args.scheduler, force=args.force, timeout=args.timeout,
                               limits=limits, unsandboxed=args.unsandboxed, cell_timeout=args.cell_timeout,
-                              policy=policy, sources=sources, lms=lms)
+                              policy=policy, sources=sources, lms=lms, language=args.language)
     except (FileNotFoundError, ValueError, SandboxUnavailable, MnistUnavailable) as exc:  # source, sandbox, data
         print(f"mnistcnn-grade: {exc}", file=sys.stderr)
         return 2

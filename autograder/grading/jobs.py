@@ -21,12 +21,13 @@ from autograder.grading import late as late_mod
 from autograder.grading.commands import CONFIG_FILE, course_config, last_error, run_converter
 from autograder.grading.feedback import write_feedback
 from autograder.grading.gradebook import quiet_sqlalchemy
+from autograder.grading.language import _
 from autograder.grading.records import Job, JobPaths, JobResult
 from autograder.grading.verdicts import ACCURACY_CELL as JUDGED_ACCURACY_CELL
 from autograder.grading.verdicts import ReadyJudge, discard, run_judge, start_judge
 from autograder.sandbox import launcher as sandbox
 from autograder.sandbox.process import die_with_parent
-from mnistcnn import screening
+from mnistcnn import i18n, screening
 from mnistcnn.constants import ASSIGNMENT, JUDGE_CELL_TIMEOUT
 from mnistcnn.grading import RECORD_ENV
 
@@ -91,6 +92,7 @@ def _environments(job: Job, paths: JobPaths) -> tuple[Config, dict, list[str] | 
     execute.CourseExecute.kernel_output = os.devnull  # the kernel process's own messages, unbounded: dropped
     execute.CourseExecute.upcoming = sorted(job.files)  # each next kernel starts while a notebook runs
     execute.CourseExecute.kernel_preload = KERNEL_PRELOAD
+    execute.CourseExecute.languages = {nb: job.language(nb) for nb in job.files}  # each kernel's $MNISTCNN_LANGUAGE
     judge_env, prefix = job_env(job.threads), None
     if job.sandbox:
         why = sandbox.unavailable_reason()
@@ -157,7 +159,7 @@ def _start_judge(job: Job, paths: JobPaths, env: dict, prefix: list[str] | None)
     if not job.files:
         return None
     return start_judge(str(paths.evidence), sorted(job.files), job.threshold, env=env, cwd=str(paths.tmp),
-                       prefix=prefix, preexec_fn=die_with_parent)
+                       prefix=prefix, preexec_fn=die_with_parent, languages=_judged_languages(job))
 
 
 def _judge(job: Job, paths: JobPaths, env: dict, prefix: list[str] | None, ready: ReadyJudge | None) -> list[dict]:
@@ -165,7 +167,12 @@ def _judge(job: Job, paths: JobPaths, env: dict, prefix: list[str] | None, ready
     wall = sandbox.Limits.from_dict(job.sandbox["limits"]).wall if job.sandbox else float("inf")
     return run_judge(str(paths.evidence), sorted(job.files), job.threshold, env=env, cwd=str(paths.tmp),
                      prefix=prefix, cell_timeout=min(job.timeout, JUDGE_CELL_TIMEOUT), preexec_fn=die_with_parent,
-                     events=_judge_events(paths), ready=ready, wall=wall)
+                     events=_judge_events(paths), ready=ready, wall=wall, languages=_judged_languages(job))
+
+
+def _judged_languages(job: Job) -> dict:
+    """notebook -> language the checks' messages are judged in."""
+    return {nb: job.language(nb) for nb in job.files}
 
 
 def _accuracy_note(verdict: dict, threshold: float, max_score: float) -> tuple[float | None, str, str]:
@@ -173,32 +180,36 @@ def _accuracy_note(verdict: dict, threshold: float, max_score: float) -> tuple[f
     d = verdict.get("details", {})
     accuracy = d.get("accuracy")
     if accuracy is None:
-        why = verdict.get("message") or "no trained model reached the grader"
+        why = verdict.get("message") or _("no trained model reached the grader")
         if verdict.get("missing"):
-            why = "no trained model reached the grader (did the training or the test cell fail?)"
+            why = _("no trained model reached the grader (did the training or the test cell fail?)")
     elif d.get("trained_on_test"):
-        why = (f"the model was trained on the test set: {accuracy:.2%} on the test images but only "
-               f"{d['train_accuracy']:.2%} on training images it should have learnt from")
+        why = _("the model was trained on the test set: {test:.2%} on the test images but only "
+                "{train:.2%} on training images it should have learnt from").format(test=accuracy,
+                                                                                   train=d["train_accuracy"])
     else:
         why = ""
     score = max_score if verdict.get("passed") else 0.0
-    note = (f"Grader: {why}: 0 of {max_score:g} points." if why else
-            f"Grader: test accuracy measured outside your notebook, in a clean process, on freshly loaded test "
-            f"data: {accuracy:.2%} ({'at least' if verdict.get('passed') else 'below'} {threshold:.0%}): "
-            f"{score:g} of {max_score:g} points.")
-    return accuracy, why, note
+    if why:
+        return accuracy, why, _("Grader: {why}: 0 of {max:g} points.").format(why=why, max=max_score)
+    measured = _("Grader: test accuracy measured outside your notebook, in a clean process, on freshly loaded test "
+                 "data: {accuracy:.2%} ({at_least} {threshold:.0%}): {score:g} of {max:g} points.")
+    return accuracy, why, measured.format(accuracy=accuracy, threshold=threshold, score=score, max=max_score,
+                                          at_least=_("at least") if verdict.get("passed") else _("below"))
 
 
 def _disagreement(verdict: dict, kernel_passed: bool, max_score: float) -> str | None:
     """The note when the grader's verdict differs from the notebook's own run (or the evidence was bad)."""
     if verdict["passed"] and not kernel_passed:
-        return (f"Grader: this test failed in your notebook, but the grader's own check of your answer passes: "
-                f"{max_score:g} of {max_score:g} points.")
+        return _("Grader: this test failed in your notebook, but the grader's own check of your answer passes: "
+                 "{max:g} of {max:g} points.").format(max=max_score)
     if not verdict["passed"] and (kernel_passed or (verdict.get("problem") and not verdict.get("missing"))):
-        first = verdict["message"].strip().splitlines()[0] if verdict["message"].strip() else "no reason given"
-        seen = "passed in your notebook, but " if kernel_passed else ""
-        return (f"Grader: this test {seen}failed the grader's own check of what the test handed over "
-                f"(evidence judged outside your notebook): {first}: 0 of {max_score:g} points.")
+        first = verdict["message"].strip().splitlines()[0] if verdict["message"].strip() else _("no reason given")
+        text = _("Grader: this test passed in your notebook, but failed the grader's own check of what the test "
+                 "handed over (evidence judged outside your notebook): {why}: 0 of {max:g} points.") if kernel_passed \
+            else _("Grader: this test failed the grader's own check of what the test handed over (evidence judged "
+                   "outside your notebook): {why}: 0 of {max:g} points.")
+        return text.format(why=first, max=max_score)
     return None
 
 
@@ -212,36 +223,42 @@ def _apply_verdicts(job: Job, paths: JobPaths, verdicts: list[dict], result: Job
     autograded = paths.autograded / job.student / ASSIGNMENT
     with Gradebook(paths.db) as gb:
         for nb in gb.find_submission(ASSIGNMENT, job.student).notebooks:
-            for grade in nb.grades:
-                if grade.cell.cell_type != "code":
-                    continue
-                kernel_passed = grade.auto_score is not None and grade.auto_score >= grade.max_score
-                if grade.auto_score is None:  # a test cell nbgrader did not see (deleted, metadata removed)
-                    grade.auto_score, grade.needs_manual_grade = 0.0, False
-                if nb.name not in job.files:
-                    continue
-                verdict = by_cell.get((nb.name, grade.name)) or {"passed": False, "problem": True,
-                                                                  "message": "the grader has no verdict"}
-                grade.auto_score, grade.needs_manual_grade = (grade.max_score if verdict["passed"] else 0.0), False
-                if grade.name == ACCURACY_CELL:
-                    result.accuracy, result.accuracy_note, note = _accuracy_note(verdict, job.threshold,
-                                                                                 grade.max_score)
-                    show = not verdict["passed"]
-                else:
-                    note = _disagreement(verdict, kernel_passed, grade.max_score)
-                    show = note is not None
-                if note:
-                    _annotate(autograded / f"{nb.name}.ipynb", grade.name, note)
-                if show:  # among the grader's notes (feedback and class report)
-                    result.incidents.append({"notebook": nb.name, "cell": grade.name,
-                                             "kind": "accuracy" if grade.name == ACCURACY_CELL else "verdict",
-                                             "text": f"{grade.name}: {note}"})
+            with i18n.using(job.language(nb.name)):
+                _apply_notebook(job, nb, by_cell, autograded, result)
         gb.db.commit()
         submission = gb.find_submission(ASSIGNMENT, job.student)
         result.grades = {nb.name: {g.name: {"auto_score": g.auto_score, "max_score": g.max_score,
                                             "needs_manual_grade": g.needs_manual_grade} for g in nb.grades}
                          for nb in submission.notebooks}
         result.comments = {nb.name: {c.name: c.auto_comment for c in nb.comments} for nb in submission.notebooks}
+
+
+def _apply_notebook(job: Job, nb, by_cell: dict, autograded: Path, result: JobResult) -> None:
+    """The verdicts of one notebook's graded cells into the gradebook, its notes in its language."""
+    for grade in nb.grades:
+        if grade.cell.cell_type != "code":
+            continue
+        kernel_passed = grade.auto_score is not None and grade.auto_score >= grade.max_score
+        if grade.auto_score is None:  # a test cell nbgrader did not see (deleted, metadata removed)
+            grade.auto_score, grade.needs_manual_grade = 0.0, False
+        if nb.name not in job.files:
+            continue
+        verdict = by_cell.get((nb.name, grade.name)) or {"passed": False, "problem": True,
+                                                          "message": _("the grader has no verdict")}
+        grade.auto_score, grade.needs_manual_grade = (grade.max_score if verdict["passed"] else 0.0), False
+        if grade.name == ACCURACY_CELL:
+            result.accuracy, result.accuracy_note, note = _accuracy_note(verdict, job.threshold,
+                                                                         grade.max_score)
+            show = not verdict["passed"]
+        else:
+            note = _disagreement(verdict, kernel_passed, grade.max_score)
+            show = note is not None
+        if note:
+            _annotate(autograded / f"{nb.name}.ipynb", grade.name, note)
+        if show:  # among the grader's notes (feedback and class report)
+            result.incidents.append({"notebook": nb.name, "cell": grade.name,
+                                     "kind": "accuracy" if grade.name == ACCURACY_CELL else "verdict",
+                                     "text": f"{grade.name}: {note}"})
 
 
 def _apply_late(job: Job, paths: JobPaths, result: JobResult) -> None:
@@ -255,9 +272,12 @@ def _apply_late(job: Job, paths: JobPaths, result: JobResult) -> None:
     result.timestamp = when.nbgrader_text()
     if not job.late:
         return
-    record = late_mod.apply_penalties(paths.db, ASSIGNMENT, job.student, late_mod.Policy.from_dict(job.late), when)
-    result.late = {**asdict(record), "hours_late": record.hours_late, "text": record.text()}
-    result.incidents.append({"notebook": None, "cell": None, "kind": "late", "text": record.text()})
+    with i18n.using(job.language(None)):  # a note on the whole submission: in its language
+        record = late_mod.apply_penalties(paths.db, ASSIGNMENT, job.student, late_mod.Policy.from_dict(job.late),
+                                          when)
+        text = record.text()
+    result.late = {**asdict(record), "hours_late": record.hours_late, "text": text}
+    result.incidents.append({"notebook": None, "cell": None, "kind": "late", "text": text})
 
 
 def grade_one(job: Job) -> JobResult:
@@ -267,7 +287,7 @@ def grade_one(job: Job) -> JobResult:
     t0 = time.perf_counter()
     result = JobResult(job.student, job.input_sha, pid=os.getpid(), host=os.uname().nodename,
                        incidents=list(job.incidents), sandbox="bubblewrap" if job.sandbox else "none",
-                       threshold=job.threshold)
+                       threshold=job.threshold, languages=dict(job.languages))
     paths = ready = None
     try:
         if job.started_marker:  # lets a test see which worker runs which job

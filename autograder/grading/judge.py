@@ -39,7 +39,7 @@ quiet_tensorflow()
 import keras  # noqa: E402
 
 from autograder.grading.verdicts import ACCURACY_CELL, GRADED_CELLS, Verdict  # noqa: E402
-from mnistcnn import checks, evidence  # noqa: E402
+from mnistcnn import checks, evidence, i18n  # noqa: E402
 from mnistcnn.checks import CheckFailed  # noqa: E402
 from mnistcnn.constants import ACCURACY_THRESHOLD  # noqa: E402
 
@@ -525,9 +525,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("evidence", help="the evidence folder: <notebook>/<grade_id>/ of one submission")
     ap.add_argument("--cells", required=True, help="comma-separated notebook:grade_id to judge, in order")
     ap.add_argument("--threshold", type=float, default=ACCURACY_THRESHOLD, help="test accuracy needed")
+    ap.add_argument("--languages", default="", help="comma-separated notebook=language: the checks' messages "
+                    "in that language (default: English)")
     ap.add_argument("--wait", action="store_true", help="load the data, then wait for a line 'go' on the "
                     "standard input before judging (started ahead, while the notebooks run)")
     args = ap.parse_args(argv)
+    languages = dict(item.split("=", 1) for item in filter(None, args.languages.split(",")))
     ref = Reference()
     if args.wait:
         ref.data  # noqa: B018 - loaded while waiting
@@ -536,7 +539,8 @@ def main(argv: list[str] | None = None) -> int:
     for item in filter(None, args.cells.split(",")):
         notebook, _, cell = item.partition(":")
         print(json.dumps({"start": [notebook, cell]}), flush=True)  # the driver knows where a crash happened
-        verdict = judge_cell(Path(args.evidence), notebook, cell, ref, args.threshold)
+        with i18n.using(languages.get(notebook)):  # the checks speak the notebook's language
+            verdict = judge_cell(Path(args.evidence), notebook, cell, ref, args.threshold)
         print(json.dumps({"verdict": asdict(verdict)}), flush=True)
     return 0
 

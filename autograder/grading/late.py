@@ -23,6 +23,8 @@ from pathlib import Path
 from nbgrader.plugins import LateSubmissionPlugin
 from traitlets import Enum, Float
 
+from autograder.grading.language import _
+
 PERIODS = {"day": 86400.0, "hour": 3600.0}
 UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
@@ -84,14 +86,16 @@ class Policy:
         return self.deadline.astimezone(timezone.utc).replace(tzinfo=None)
 
     def describe(self) -> str:
-        text = f"deadline {self.deadline.isoformat(timespec='minutes')}"
+        """The policy in a line, in the current language (:func:`mnistcnn.i18n.using`)."""
+        text = _("deadline {deadline}").format(deadline=self.deadline.isoformat(timespec="minutes"))
         if self.penalty:
-            text += (f"; {self.penalty * 100:.4g}% of the points per {self.per} started late, "
-                     f"at most {self.cap * 100:.4g}%")
+            per = _("day") if self.per == "day" else _("hour")
+            text += _("; {rate:.4g}% of the points per {per} started late, at most {cap:.4g}%").format(
+                rate=self.penalty * 100, per=per, cap=self.cap * 100)
         else:
-            text += "; no late penalty"
+            text += _("; no late penalty")
         if self.grace:
-            text += f"; grace {_duration_text(self.grace)}"
+            text += _("; grace {duration}").format(duration=_duration_text(self.grace))
         return text
 
     def to_dict(self) -> dict:
@@ -164,10 +168,10 @@ def policy_from_args(deadline: str | None, penalty: str | None, cap: str | None,
 
 def _duration_text(seconds: float) -> str:
     if seconds >= 86400:
-        return f"{seconds / 86400:.3g} d"
+        return _("{n:.3g} d").format(n=seconds / 86400)
     if seconds >= 3600:
-        return f"{seconds / 3600:.3g} h"
-    return f"{seconds / 60:.3g} min"
+        return _("{n:.3g} h").format(n=seconds / 3600)
+    return _("{n:.3g} min").format(n=seconds / 60)
 
 
 # ----------------------------------------------------------------------------- applying it to a gradebook
@@ -206,18 +210,20 @@ class LateRecord:
         return round(self.seconds_late / 3600, 2)
 
     def text(self) -> str:
-        """One line for the feedback and the report."""
+        """One line for the feedback and the report, in the current language."""
         if self.timestamp is None:
-            return (f"Lateness: the time of this submission is unknown ({self.note or self.source}); "
-                    f"no late penalty applied ({self.policy}).")
-        when = f"Handed in {self.timestamp} ({self.source})"
+            return _("Lateness: the time of this submission is unknown ({why}); no late penalty applied "
+                     "({policy}).").format(why=self.note or self.source, policy=self.policy)
+        when = _("Handed in {time} ({source})").format(time=self.timestamp, source=_(self.source))
         if self.seconds_late <= 0:
-            return f"{when}: on time ({self.policy})."
-        late = f"{when}: {_duration_text(self.seconds_late)} after the deadline"
+            return _("{when}: on time ({policy}).").format(when=when, policy=self.policy)
+        late = _("{when}: {duration} after the deadline").format(when=when,
+                                                                 duration=_duration_text(self.seconds_late))
         if self.penalty <= 0:
-            return f"{late}; no late penalty ({self.policy})."
+            return _("{late}; no late penalty ({policy}).").format(late=late, policy=self.policy)
         parts = ", ".join(f"{nb} -{p:g}" for nb, p in sorted(self.penalties.items()) if p)
-        return f"{late}: late penalty {self.penalty:g} points ({parts}; {self.policy})."
+        return _("{late}: late penalty {penalty:g} points ({parts}; {policy}).").format(
+            late=late, penalty=self.penalty, parts=parts, policy=self.policy)
 
 
 def _preprocessor(policy: Policy):

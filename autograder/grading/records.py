@@ -17,7 +17,7 @@ class Job:
     input_sha: str
     files: dict  # notebook name -> bytes (screened, usable)
     solutions: dict  # file name -> bytes of the source notebooks
-    released: dict  # grade_id -> source the student saw
+    released: dict  # language -> notebook -> grade_id -> source the student saw (graded and locked cells)
     template_db: bytes
     threads: int
     timeout: float
@@ -31,6 +31,13 @@ class Job:
     late: dict | None = None  # the run's late policy (late.Policy.to_dict()), if it has a deadline
     submitted: dict | None = None  # when it was handed in (late.SubmissionTime, as a dict)
     late_key: str | None = None  # what the penalty depends on besides the scores
+    languages: dict = field(default_factory=dict)  # notebook -> the language it is written in (English if absent)
+
+    def language(self, notebook: str | None) -> str:
+        """The language of a notebook of this submission (of the submission itself for None)."""
+        from autograder.grading.language import submission_language
+
+        return self.languages.get(notebook) or submission_language(self.languages)
 
     @property
     def key(self) -> str:
@@ -65,6 +72,7 @@ class JobResult:
     threshold: float | None = None  # the test accuracy this result was judged against (the class report reads it)
     autograded: dict = field(default_factory=dict)
     feedback: dict = field(default_factory=dict)
+    languages: dict = field(default_factory=dict)  # notebook -> the language it was graded in
 
 
 @dataclass

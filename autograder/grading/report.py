@@ -26,7 +26,10 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, PercentFormatter  # noqa: E402
 
+from autograder.grading.language import _  # noqa: E402
+from mnistcnn import i18n  # noqa: E402
 from mnistcnn.constants import ACCURACY_THRESHOLD, ASSIGNMENT  # noqa: E402
+from mnistcnn.i18n import N_  # noqa: E402
 
 FEW = 10  # up to this many students, every point carries its student's name
 NAMED = 12  # at most this many outliers named inside a figure (the page lists all of them)
@@ -35,44 +38,66 @@ TRAIN, VAL, GOOD, BAD, NEUTRAL = "#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8
 # ----------------------------------------------------------------------------- words, in one place
 
 TEXT = {
-    "students": "students",
-    "median": "median",
-    "band": "middle half of the class (25th to 75th percentile)",
-    "scores_title": "Total scores",
-    "scores_x": "score (out of {max:g})",
-    "scores_alt": "Histogram of the total scores of {n} students: median {median:g} of {max:g} (middle half "
-                  "{q1:g} to {q3:g}); {full} with full marks, {zero} with zero.",
-    "pass_title": "Share of the class with full points, per graded test",
-    "pass_x": "students with full points",
-    "pass_alt": "Share of the {n} students with full points on each of the {cells} graded tests; "
-                "lowest: {lowest}.",
-    "curves_title": "Training curves of {n} students (thin: one student; bold: median per epoch; band: middle half)",
-    "curves_each": "each student ({kind})",
-    "curves_median": "median ({kind})",
-    "training": "training",
-    "validation": "validation",
-    "epoch": "epoch",
-    "loss": "loss (log scale)",
-    "accuracy": "accuracy",
-    "clipped": "{k} curve(s) go below this axis",
-    "curves_alt": "Training curves of {n} students. Final training accuracy: median {acc:.2%} (middle half "
-                  "{acc_q1:.2%} to {acc_q3:.2%}); final validation accuracy: median {val:.2%}; final "
-                  "training loss: median {loss:.3f}.",
-    "acc_title": "Test accuracy measured by the grader",
-    "acc_required": "{t} required",
-    "acc_x": "test accuracy",
-    "acc_zoom": "{lo:.0%} to 100%: {k} of {n} students",
-    "acc_more": "and {k} more below",
-    "acc_alt": "Test accuracy of {n} trained convnets, measured by the grader: median {median:.2%}; {below} "
-               "below the required {t}{names}.",
-    "time_title": "Grading time per submission",
-    "time_x": "seconds{log}",
-    "time_log": " (log scale)",
-    "time_alt": "Grading time of {n} submissions: median {median:.0f} s (middle half {q1:.0f} to {q3:.0f} s); "
-                "slowest: {slowest}.",
-    "none": "none",
-    "no_data": "{what}: nothing to show yet.",
+    "students": N_("students"),
+    "median": N_("median"),
+    "band": N_("middle half of the class (25th to 75th percentile)"),
+    "scores_title": N_("Total scores"),
+    "scores_x": N_("score (out of {max:g})"),
+    "scores_alt": N_("Histogram of the total scores of {n} students: median {median:g} of {max:g} (middle half "
+                     "{q1:g} to {q3:g}); {full} with full marks, {zero} with zero."),
+    "pass_title": N_("Share of the class with full points, per graded test"),
+    "pass_x": N_("students with full points"),
+    "pass_alt": N_("Share of the {n} students with full points on each of the {cells} graded tests; "
+                   "lowest: {lowest}."),
+    "curves_title": N_("Training curves of {n} students (thin: one student; bold: median per epoch; "
+                       "band: middle half)"),
+    "curves_each": N_("each student ({kind})"),
+    "curves_median": N_("median ({kind})"),
+    "training": N_("training"),
+    "validation": N_("validation"),
+    "epoch": N_("epoch"),
+    "loss": N_("loss (log scale)"),
+    "accuracy": N_("accuracy"),
+    "clipped": N_("{k} curve(s) go below this axis"),
+    "curves_alt": N_("Training curves of {n} students. Final training accuracy: median {acc:.2%} (middle half "
+                     "{acc_q1:.2%} to {acc_q3:.2%}); final validation accuracy: median {val:.2%}; final "
+                     "training loss: median {loss:.3f}."),
+    "acc_title": N_("Test accuracy measured by the grader"),
+    "acc_required": N_("{t} required"),
+    "acc_x": N_("test accuracy"),
+    "acc_zoom": N_("{lo:.0%} to 100%: {k} of {n} students"),
+    "acc_more": N_("and {k} more below"),
+    "acc_alt": N_("Test accuracy of {n} trained convnets, measured by the grader: median {median:.2%}; {below} "
+               "below the required {t}{names}."),
+    "time_title": N_("Grading time per submission"),
+    "time_x": N_("seconds{log}"),
+    "time_log": N_(" (log scale)"),
+    "time_alt": N_("Grading time of {n} submissions: median {median:.0f} s (middle half {q1:.0f} to {q3:.0f} s); "
+                   "slowest: {slowest}."),
+    "none": N_("none"),
+    "separator": N_("; "),  # between the items of a list in a sentence
+    "comma": N_(", "),
+    "seconds_short": N_("{t:.0f} s"),
+    "table_score": N_("score"),
+    "table_who": N_("who"),
+    "table_test": N_("graded test"),
+    "table_share": N_("share"),
+    "table_loss": N_("median training loss"),
+    "table_val_loss": N_("median validation loss"),
+    "table_accuracy": N_("median training accuracy"),
+    "table_val_accuracy": N_("median validation accuracy"),
+    "table_student": N_("student"),
+    "table_required": N_("required accuracy"),
+    "table_below": N_("below"),
+    "table_reached": N_("reached"),
+    "table_seconds": N_("seconds"),
+    "no_data": N_("{what}: nothing to show yet."),
 }
+
+
+def _t(key: str) -> str:
+    """The words of ``key`` in the report's language (chosen with :func:`mnistcnn.i18n.using`)."""
+    return _(TEXT[key])
 
 
 @dataclass(frozen=True)
@@ -95,21 +120,22 @@ def _lateness(late: dict | None) -> str | None:
     if not late:
         return None
     if not late.get("timestamp"):
-        return "time unknown"
+        return _("time unknown")
     if not late.get("seconds_late"):
-        return "on time"
-    return f"{late['hours_late']:g} h late" + (f", -{late['penalty']:g}" if late.get("penalty") else "")
+        return _("on time")
+    return _("{hours:g} h late").format(hours=late["hours_late"]) + (f", -{late['penalty']:g}" if late.get("penalty")
+                                                                    else "")
 
 
 COLUMNS = [
-    Column("score", "score", lambda r, sub: None if sub is None else float(sub.score), "{:g}"),
-    Column("accuracy", "test accuracy", lambda r, sub: r.get("accuracy"), "{:.2%}"),
-    Column("seconds", "grading time (s)", lambda r, sub: r.get("seconds"), "{:.0f}"),
-    Column("submitted", "submitted", lambda r, sub: sub and sub.timestamp, "{:%Y-%m-%d %H:%M}", optional=True),
-    Column("penalty", "late penalty", lambda r, sub: sub and (sub.late_submission_penalty or None), "{:g}",
+    Column("score", N_("score"), lambda r, sub: None if sub is None else float(sub.score), "{:g}"),
+    Column("accuracy", N_("test accuracy"), lambda r, sub: r.get("accuracy"), "{:.2%}"),
+    Column("seconds", N_("grading time (s)"), lambda r, sub: r.get("seconds"), "{:.0f}"),
+    Column("submitted", N_("submitted"), lambda r, sub: sub and sub.timestamp, "{:%Y-%m-%d %H:%M}", optional=True),
+    Column("penalty", N_("late penalty"), lambda r, sub: sub and (sub.late_submission_penalty or None), "{:g}",
            optional=True),
-    Column("late", "lateness", lambda r, sub: _lateness(r.get("late")), optional=True),
-    Column("note", "note", _note),
+    Column("late", N_("lateness"), lambda r, sub: _lateness(r.get("late")), optional=True),
+    Column("note", N_("note"), _note),
 ]
 
 # ----------------------------------------------------------------------------- the data
@@ -127,6 +153,7 @@ def class_data(ws) -> dict:
         "errors": {s: r["error"] for s, r in results.items() if r.get("status") != "ok"},
         "incidents": {s: [i["text"] for i in r.get("incidents", [])] for s, r in results.items()
                       if r.get("incidents")},
+        "languages": {s: r.get("languages") or {} for s, r in results.items()},
         "sandbox": {s: r.get("sandbox", "none") for s, r in results.items()},
         "feedback": {s: _feedback_files(ws, s) for s in results},
         "run": run,
@@ -222,7 +249,7 @@ def build_figures(data: dict) -> dict:
     figures = {}
     for name, (draw, key, title) in FIGURES.items():
         fig, alt = draw(data)
-        figures[name] = (fig, alt if data[key] else TEXT["no_data"].format(what=TEXT[title].format(n=0)))
+        figures[name] = (fig, alt if data[key] else _t("no_data").format(what=_t(title).format(n=0)))
     return figures
 
 
@@ -257,7 +284,7 @@ def _name_curve_ends(ax, ends: list[tuple[str, float, float]]) -> None:
     lo, hi = ax.get_ylim()
     gap, ends = 0.05 * (hi - lo), sorted(ends, key=lambda end: end[2])
     at = []
-    for _, _, y in ends:
+    for y in (end[2] for end in ends):
         at.append(max(min(max(y, lo), hi), at[-1] + gap if at else -np.inf))
     shift = min(0.0, hi - at[-1]) if at else 0.0
     for (name, x, y), text_y in zip(ends, at):
@@ -281,17 +308,17 @@ def fig_scores(data: dict):
     counts, edges, _ = ax.hist(values, bins=np.arange(-0.5, top + 1.5, 1), color=TRAIN, edgecolor="white")
     q1, med, q3 = _quartiles(values)
     if values:
-        ax.axvline(med, color="black", linestyle="--", linewidth=1, label=f"{TEXT['median']} {med:g}")
+        ax.axvline(med, color="black", linestyle="--", linewidth=1, label=f"{_t('median')} {med:g}")
         ax.legend(loc="upper left", fontsize=8)
     if 0 < len(values) <= FEW:
         _name_bars(ax, data["scores"], counts, edges)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlim(-1, top + 1)
-    ax.set_xlabel(TEXT["scores_x"].format(max=data["max_score"]))
-    ax.set_ylabel(TEXT["students"])
-    ax.set_title(TEXT["scores_title"])
-    alt = TEXT["scores_alt"].format(n=len(values), median=med, max=data["max_score"], q1=q1, q3=q3,
+    ax.set_xlabel(_t("scores_x").format(max=data["max_score"]))
+    ax.set_ylabel(_t("students"))
+    ax.set_title(_t("scores_title"))
+    alt = _t("scores_alt").format(n=len(values), median=med, max=data["max_score"], q1=q1, q3=q3,
                                     full=sum(v >= data["max_score"] for v in values), zero=sum(v == 0 for v in values))
     return fig, alt
 
@@ -306,11 +333,11 @@ def fig_pass_rate(data: dict):
     ax.invert_yaxis()
     ax.set_xlim(0, 1.12)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_xlabel(TEXT["pass_x"])
-    ax.set_title(TEXT["pass_title"])
+    ax.set_xlabel(_t("pass_x"))
+    ax.set_title(_t("pass_title"))
     lowest = sorted(names, key=lambda c: data["pass_rate"][c])[:3]
-    alt = TEXT["pass_alt"].format(n=n, cells=len(names), lowest="; ".join(
-        f"{c} {data['pass_rate'][c]:.0%}" for c in lowest) or TEXT["none"])
+    alt = _t("pass_alt").format(n=n, cells=len(names), lowest=_t("separator").join(
+        f"{c} {data['pass_rate'][c]:.0%}" for c in lowest) or _t("none"))
     return fig, alt
 
 
@@ -341,10 +368,10 @@ def _draw_curves(ax, histories: dict, key: str, color: str, style: str) -> None:
 
 def _curves_legend(ax) -> None:
     handles = []
-    for kind, color, style in ((TEXT["training"], TRAIN, "-"), (TEXT["validation"], VAL, "--")):
-        handles += [Line2D([], [], color=color, linestyle=style, linewidth=width, label=TEXT[words].format(kind=kind))
+    for kind, color, style in ((_t("training"), TRAIN, "-"), (_t("validation"), VAL, "--")):
+        handles += [Line2D([], [], color=color, linestyle=style, linewidth=width, label=_t(words).format(kind=kind))
                     for width, words in ((0.7, "curves_each"), (2.6, "curves_median"))]
-    handles.append(Patch(color="grey", alpha=0.35, label=TEXT["band"]))
+    handles.append(Patch(color="grey", alpha=0.35, label=_t("band")))
     ax.legend(handles=handles, fontsize=7)
 
 
@@ -362,7 +389,7 @@ def _clip_accuracy_axis(ax, histories: dict) -> None:
     ax.set_ylim(low, 1.0 + 0.02 * (1 - low))
     clipped = int((lowest < low).sum())
     if clipped:
-        ax.text(0.99, 0.02, TEXT["clipped"].format(k=clipped), transform=ax.transAxes, ha="right", fontsize=7)
+        ax.text(0.99, 0.02, _t("clipped").format(k=clipped), transform=ax.transAxes, ha="right", fontsize=7)
 
 
 def fig_curves(data: dict):
@@ -371,8 +398,8 @@ def fig_curves(data: dict):
     for ax, metric in ((ax_loss, "loss"), (ax_acc, "accuracy")):
         _draw_curves(ax, histories, metric, TRAIN, "-")
         _draw_curves(ax, histories, f"val_{metric}", VAL, "--")
-        ax.set_xlabel(TEXT["epoch"])
-        ax.set_ylabel(TEXT[metric])
+        ax.set_xlabel(_t("epoch"))
+        ax.set_ylabel(_t(metric))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if any(v > 0 for h in histories.values() for v in h.get("loss", [])):
         ax_loss.set_yscale("log")
@@ -381,7 +408,7 @@ def fig_curves(data: dict):
         _name_curve_ends(ax_acc, [(s, len(h["accuracy"]), h["accuracy"][-1]) for s, h in sorted(histories.items())
                                   if h.get("accuracy")])
     _curves_legend(ax_loss)
-    fig.suptitle(TEXT["curves_title"].format(n=len(histories)))
+    fig.suptitle(_t("curves_title").format(n=len(histories)))
     return fig, _curves_alt(histories)
 
 
@@ -390,7 +417,7 @@ def _curves_alt(histories: dict) -> str:
         return _quartiles([h[key][-1] for h in histories.values() if h.get(key)])
 
     (acc_q1, acc, acc_q3), (_, val, _), (_, loss, _) = final("accuracy"), final("val_accuracy"), final("loss")
-    return TEXT["curves_alt"].format(n=len(histories), acc=acc, acc_q1=acc_q1, acc_q3=acc_q3, val=val, loss=loss)
+    return _t("curves_alt").format(n=len(histories), acc=acc, acc_q1=acc_q1, acc_q3=acc_q3, val=val, loss=loss)
 
 
 def fig_accuracy(data: dict):
@@ -403,20 +430,20 @@ def fig_accuracy(data: dict):
     style = _point_style(len(x))
     ax.scatter(x, y, c=[BAD if s in low else GOOD for s in students], gid="students",
                **{**style, "s": [style["s"] * (2 if s in low else 1) for s in students]})
-    ax.axvline(t, color="black", linestyle=":", label=TEXT["acc_required"].format(t=percent(t)), gid="threshold")
+    ax.axvline(t, color="black", linestyle=":", label=_t("acc_required").format(t=percent(t)), gid="threshold")
     ax.set_ylim(-0.6, 0.6)
     named = students if len(students) <= FEW else [s for s, _ in below[:NAMED]]
     _name_points(ax, [(s, acc[s], y[students.index(s)]) for s in named])
     if len(below) > NAMED and len(students) > FEW:
-        ax.text(0.01, 0.03, TEXT["acc_more"].format(k=len(below) - NAMED), transform=ax.transAxes, fontsize=7)
+        ax.text(0.01, 0.03, _t("acc_more").format(k=len(below) - NAMED), transform=ax.transAxes, fontsize=7)
     ax.set_yticks([])
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_xlabel(TEXT["acc_x"])
+    ax.set_xlabel(_t("acc_x"))
     ax.legend(loc="upper left", fontsize=8)
-    ax.set_title(TEXT["acc_title"])
+    ax.set_title(_t("acc_title"))
     _accuracy_zoom(ax_zoom, x, t)
-    names = f": {', '.join(f'{s} {a:.2%}' for s, a in below)}" if below else ""
-    alt = TEXT["acc_alt"].format(n=len(x), median=_quartiles(x)[1], below=len(below), t=percent(t), names=names)
+    names = _(": {names}").format(names=_t("comma").join(f"{s} {a:.2%}" for s, a in below)) if below else ""
+    alt = _t("acc_alt").format(n=len(x), median=_quartiles(x)[1], below=len(below), t=percent(t), names=names)
     return fig, alt
 
 
@@ -431,8 +458,8 @@ def _accuracy_zoom(ax, values: np.ndarray, t: float) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(5))
     ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
     ax.set_xlim(lo, 1.0)
-    ax.set_ylabel(TEXT["students"])
-    ax.set_title(TEXT["acc_zoom"].format(lo=lo, k=len(near), n=len(values)), fontsize=9)
+    ax.set_ylabel(_t("students"))
+    ax.set_title(_t("acc_zoom").format(lo=lo, k=len(near), n=len(values)), fontsize=9)
 
 
 def fig_time(data: dict):
@@ -453,11 +480,12 @@ def fig_time(data: dict):
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_yticks([])
-    ax.set_xlabel(TEXT["time_x"].format(log=TEXT["time_log"] if log else ""))
-    ax.set_title(TEXT["time_title"])
+    ax.set_xlabel(_t("time_x").format(log=_t("time_log") if log else ""))
+    ax.set_title(_t("time_title"))
     q1, med, q3 = _quartiles(x)
-    alt = TEXT["time_alt"].format(n=len(x), median=med, q1=q1, q3=q3,
-                                  slowest=", ".join(f"{s} {t:.0f} s" for s, t in slow) or TEXT["none"])
+    alt = _t("time_alt").format(n=len(x), median=med, q1=q1, q3=q3,
+                                  slowest=_t("comma").join(f"{s} " + _t("seconds_short").format(t=t) for s, t in slow)
+                                  or _t("none"))
     return fig, alt
 
 
@@ -465,6 +493,60 @@ def fig_time(data: dict):
 FIGURES = {"scores": (fig_scores, "scores", "scores_title"), "pass_rate": (fig_pass_rate, "scores", "pass_title"),
            "curves": (fig_curves, "histories", "curves_title"), "accuracy": (fig_accuracy, "accuracies", "acc_title"),
            "time": (fig_time, "seconds", "time_title")}
+
+
+# ----------------------------------------------------------------------------- the figures' numbers, as tables
+
+
+def figure_tables(data: dict) -> dict:
+    """name -> the numbers a figure shows, as a table beside it: {"headers": [...], "rows": [[...], ...]}."""
+    return {name: table(data) for name, table in TABLES.items()}
+
+
+def table_scores(data: dict) -> dict:
+    by_score: dict[float, list[str]] = {}
+    for student, score in sorted(data["scores"].items()):
+        by_score.setdefault(score, []).append(student)
+    return {"headers": [_t("table_score"), _t("students"), _t("table_who")],
+            "rows": [[f"{score:g}", str(len(who)), ", ".join(who)] for score, who in sorted(by_score.items())]}
+
+
+def table_pass_rate(data: dict) -> dict:
+    n = len(data["scores"])
+    return {"headers": [_t("table_test"), _t("pass_x"), _t("table_share")],
+            "rows": [[name, f"{data['passed'][name]}/{n}", f"{rate:.0%}"] for name, rate in data["pass_rate"].items()]}
+
+
+def table_curves(data: dict) -> dict:
+    keys = ("loss", "val_loss", "accuracy", "val_accuracy")
+    medians = {key: dict(zip(*_epoch_medians(data["histories"], key))) for key in keys}
+    epochs = sorted({e for m in medians.values() for e in m})
+    cell = {"loss": "{:.4f}", "val_loss": "{:.4f}", "accuracy": "{:.2%}", "val_accuracy": "{:.2%}"}
+    return {"headers": [_t("epoch"), *(_t(f"table_{key}") for key in keys)],
+            "rows": [[str(e), *(cell[k].format(medians[k][e]) if e in medians[k] else "" for k in keys)]
+                     for e in epochs]}
+
+
+def _epoch_medians(histories: dict, key: str) -> tuple[list[int], list[float]]:
+    epochs, (_, med, _) = _per_epoch(histories, key) if histories else (np.arange(1, 1), np.empty((3, 0)))
+    return [int(e) for e in epochs], [float(m) for m in med]
+
+
+def table_accuracy(data: dict) -> dict:
+    low = {s for s, _ in data["outliers"]["below"]}
+    rows = sorted(data["accuracies"].items(), key=lambda item: (item[1], item[0]))
+    return {"headers": [_t("table_student"), _t("acc_x"), _t("table_required")],
+            "rows": [[s, f"{a:.2%}", _t("table_below") if s in low else _t("table_reached")] for s, a in rows]}
+
+
+def table_time(data: dict) -> dict:
+    rows = sorted(data["seconds"].items(), key=lambda item: (-item[1], item[0]))
+    return {"headers": [_t("table_student"), _t("table_seconds")], "rows": [[s, f"{t:.0f}"] for s, t in rows]}
+
+
+#: The numbers of each figure (same names as FIGURES).
+TABLES = {"scores": table_scores, "pass_rate": table_pass_rate, "curves": table_curves, "accuracy": table_accuracy,
+          "time": table_time}
 
 
 # ----------------------------------------------------------------------------- the page
@@ -483,12 +565,12 @@ def _png(fig, save_as: Path | None = None) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def _template():
+def _template(lang: str = i18n.SOURCE_LANGUAGE):
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(loader=PackageLoader("autograder.grading", "templates"), autoescape=select_autoescape(["j2"]),
                       extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
-    env.install_null_translations(newstyle=True)  # a translation (gettext catalogue) can be installed instead
+    env.install_gettext_translations(i18n.translations(lang, "grader"), newstyle=True)
     return env.get_template("report.html.j2")
 
 
@@ -502,9 +584,17 @@ def student_rows(data: dict) -> tuple[list[Column], list[dict]]:
         links = [{"href": quote(path), "name": Path(path).stem, "score": marks.get(Path(path).stem)}
                  for path in data["feedback"][student]]
         cells = [{"text": "" if values[c.key] is None else c.fmt.format(values[c.key]),
-                  "sort": _sort_key(values[c.key])} for c in columns]
+                  "sort": _sort_key(values[c.key]), "lang": _cell_language(c, values)} for c in columns]
         rows.append({"student": student, "feedback": links, "cells": cells})
     return columns, rows
+
+
+def _cell_language(column: Column, values: dict) -> str | None:
+    """A note is the student's (in their submission's language); one saying why grading failed is the grader's
+    own error message, in English."""
+    if column.key != "note" or values[column.key] is None:
+        return None
+    return "student" if values.get("score") is not None else "en"
 
 
 def _sort_key(value) -> str:
@@ -515,7 +605,25 @@ def _sort_key(value) -> str:
     return str(value)
 
 
+def note_languages(data: dict) -> dict:
+    """student -> the language of each of their notes (that of the notebook it is about, else of the submission),
+    as HTML's ``lang`` attribute has it: a note is shown as the student read it."""
+    from autograder.grading.language import submission_language
+
+    out = {}
+    for student, texts in data["incidents"].items():
+        langs = data["languages"].get(student, {})
+        out[student] = [_html_lang(submission_language(langs))] * len(texts)
+    return out
+
+
+def _html_lang(lang: str) -> str:
+    return lang.replace("_", "-")
+
+
 def page_context(data: dict, figures: list[dict]) -> dict:
+    from autograder.grading.language import submission_language
+
     columns, rows = student_rows(data)
     accs, t = data["accuracies"], data["threshold"]
     others = [percent(v) for v in sorted({v for v in data["thresholds"].values() if v != t})]
@@ -525,18 +633,26 @@ def page_context(data: dict, figures: list[dict]) -> dict:
         "median": _quartiles(list(data["scores"].values()))[1] if data["scores"] else 0.0,
         "trained": len(accs), "reached": len(accs) - len(data["outliers"]["below"]),
         "errors": data["errors"], "figures": figures, "columns": columns, "rows": rows,
-        "outliers": data["outliers"], "incidents": data["incidents"],
+        "outliers": data["outliers"], "incidents": data["incidents"], "note_langs": note_languages(data),
+        "student_langs": {s: _html_lang(submission_language(langs)) for s, langs in data["languages"].items()},
         "unused": data["run"].get("unmapped", []), "limits": data["run"].get("limits") or {},
         "unsandboxed": sorted(s for s, mode in data["sandbox"].items() if mode != "bubblewrap"),
     }
 
 
-def write_report(ws) -> Path:
-    data = class_data(ws)
-    # Embedded in the page, and also as PNG files next to it (for slides or a course site).
-    figures = [{"name": name, "alt": alt, "png": _png(fig, ws.path / "report_figures" / f"{name}.png")}
-               for name, (fig, alt) in build_figures(data).items()]
-    out = ws.path / "report.html"
-    out.write_text(_template().render(**page_context(data, figures)))
-    return out
+def write_report(ws, language: str = i18n.SOURCE_LANGUAGE) -> Path:
+    """The class report in ``language`` (the instructor's choice: ``mnistcnn-grade --language``)."""
+    from mnistcnn.fonts import use_cjk_font
 
+    data = class_data(ws)
+    with i18n.using(language), matplotlib.rc_context():
+        if language != i18n.SOURCE_LANGUAGE:
+            use_cjk_font()  # the figures' words in the report's language
+        # Embedded in the page, and also as PNG files next to it (for slides or a course site).
+        tables = figure_tables(data)
+        figures = [{"name": name, "alt": alt, "png": _png(fig, ws.path / "report_figures" / f"{name}.png"),
+                    "table": tables[name]} for name, (fig, alt) in build_figures(data).items()]
+        page = _template(language).render(**page_context(data, figures))
+    out = ws.path / "report.html"
+    out.write_text(page)
+    return out

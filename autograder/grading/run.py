@@ -24,8 +24,10 @@ from autograder.grading.gradebook import (
     write_result,
 )
 from autograder.grading.jobs import SandboxUnavailable, grade_one, mnist_file
+from autograder.grading.language import _, submission_language
 from autograder.grading.records import Job, JobResult
 from autograder.sandbox import launcher as sandbox
+from mnistcnn import i18n
 from mnistcnn.constants import ACCURACY_THRESHOLD, ASSIGNMENT, NOTEBOOKS
 from mnistcnn.screening import grade_id
 
@@ -66,15 +68,23 @@ class Progress:
         self.bar.console.file.flush()
 
 
-def released_sources() -> dict[str, str]:
+def released_sources(lang: str = "en") -> dict[str, str]:
+    """grade_id -> source of the graded and locked cells of the edition in ``lang``, all notebooks together."""
+    return {gid: src for cells in released_by_notebook(lang).values() for gid, src in cells.items()}
+
+
+def released_by_notebook(lang: str = "en") -> dict[str, dict[str, str]]:
+    """notebook -> grade_id -> source of the graded and locked cells of the edition in ``lang``, as
+    released: what the feedback shows (nbgrader's autograde puts the English source's locked cells back)."""
     import nbformat
-    from nbgrader.utils import is_grade
+    from nbgrader.utils import is_grade, is_locked
+
+    from autograder.grading import screen
 
     out = {}
-    for path in sorted(release.NOTEBOOKS.glob("*.ipynb")):
-        for cell in nbformat.read(path, as_version=4).cells:
-            if grade_id(cell) and is_grade(cell):
-                out[grade_id(cell)] = cell.source
+    for path in sorted(screen.edition_folder(lang).glob("*.ipynb")):
+        out[path.stem] = {grade_id(cell): cell.source for cell in nbformat.read(path, as_version=4).cells
+                          if grade_id(cell) and (is_grade(cell) or is_locked(cell))}
     return out
 
 
@@ -101,22 +111,37 @@ def sandbox_setting(limits: sandbox.Limits | None, unsandboxed: bool, local: boo
     return {"limits": asdict(limits or sandbox.Limits())}
 
 
-def screen_submission(student: str, files: dict[str, Path], released: dict) -> tuple[dict, list[dict]]:
-    """Screen each notebook (:mod:`autograder.grading.screen`): the usable ones, and the notes."""
-    from autograder.grading import screen
-
+def screen_submission(student: str, files: dict[str, Path], released: dict, languages: dict | None = None,
+                      editions: dict | None = None) -> tuple[dict, list[dict]]:
+    """Screen each notebook (:mod:`autograder.grading.screen`) against the release of its language
+    (``languages``: notebook -> language; ``editions``: language -> ``released`` of that edition), its
+    notes in that language: the usable ones, and the notes."""
     usable, notes = {}, []
     for nb, path in sorted(files.items()):
-        size = Path(path).stat().st_size
-        if size > screen.MAX_NOTEBOOK_BYTES:  # not even read into memory
-            ok, lines, data = False, [f"{nb}.ipynb is {size / 2**20:.1f} MB, over the limit of "
-                                      f"{screen.MAX_NOTEBOOK_BYTES / 2**20:.0f} MB: graded as missing"], b""
-        else:
-            ok, lines, data = screen.screen(Path(path).read_bytes(), f"{nb}.ipynb", released.get(nb, {}))
+        lang = (languages or {}).get(nb, i18n.SOURCE_LANGUAGE)
+        with i18n.using(lang):
+            ok, lines, data = _screen_one(nb, Path(path), (editions or {}).get(lang, released).get(nb, {}))
         notes += [{"notebook": nb, "cell": None, "kind": "screen" if ok else "unusable", "text": t} for t in lines]
         if ok:
             usable[nb] = data
     return usable, notes
+
+
+def _screen_one(nb: str, path: Path, cells: dict) -> tuple[bool, list[str], bytes]:
+    from autograder.grading import screen
+
+    size = path.stat().st_size
+    if size > screen.MAX_NOTEBOOK_BYTES:  # not even read into memory
+        return False, [_("{name} is {size:.1f} MB, over the limit of {limit:.0f} MB: graded as missing").format(
+            name=f"{nb}.ipynb", size=size / 2**20, limit=screen.MAX_NOTEBOOK_BYTES / 2**20)], b""
+    return screen.screen(path.read_bytes(), f"{nb}.ipynb", cells)
+
+
+def _missing_notes(names: list[str], files: dict, lang: str) -> list[dict]:
+    with i18n.using(lang):
+        return [{"notebook": n, "cell": None, "kind": "missing",
+                 "text": _("{name} was not handed in: 0 points for its tests").format(name=f"{n}.ipynb")}
+                for n in names if n not in files]
 
 
 def grade_class(source: Path, ws: Workspace, *, workers: int | None = None, threads: int | None = None,
@@ -124,8 +149,10 @@ def grade_class(source: Path, ws: Workspace, *, workers: int | None = None, thre
                 threshold: float = ACCURACY_THRESHOLD, marker_dir: Path | None = None, out=sys.stdout,
                 limits: sandbox.Limits | None = None, unsandboxed: bool = False,
                 cell_timeout: float | None = None, policy: late_mod.Policy | None = None,
-                sources: timestamps.TimeSources | None = None, lms: lms_export.LmsOptions | None = None) -> dict:
-    """Collect, grade (in parallel), write. Returns a summary (students, skipped, unmapped, errors)."""
+                sources: timestamps.TimeSources | None = None, lms: lms_export.LmsOptions | None = None,
+                language: str = i18n.SOURCE_LANGUAGE) -> dict:
+    """Collect, grade (in parallel), write. Returns a summary (students, skipped, unmapped, errors).
+    ``language``: the class report's (each student's feedback is in the language of their notebooks)."""
     from autograder.grading import screen
 
     release.use_tool_path()  # nbgrader's Gradebook runs `alembic` from PATH when it creates one
@@ -141,7 +168,8 @@ def grade_class(source: Path, ws: Workspace, *, workers: int | None = None, thre
         print(f"Sandbox: bubblewrap; per notebook: {sandbox.Limits(**box['limits']).describe()}", file=out)
     wall = (limits or sandbox.Limits()).wall
     timeout = timeout or len(names) * (wall + 120) + 600
-    released_by_nb = {p.stem: screen.released_cells(p) for p in sorted(release.NOTEBOOKS.glob("*.ipynb"))}
+    released_by_lang = {lang: {p.stem: screen.released_cells(p) for p in sorted(folder.glob("*.ipynb"))}
+                        for lang, folder in screen.editions().items()}
 
     print(f"Collecting submissions from {source} ...", file=out, flush=True)
     found = intake_mod.collect(Path(source), names, ws.path)
@@ -163,13 +191,15 @@ def grade_class(source: Path, ws: Workspace, *, workers: int | None = None, thre
                 and previous.get("late_key") == late_key and in_gradebook(ws, student):
             skipped.append(student)
             continue
-        usable, notes = screen_submission(student, files, released_by_nb)
+        languages = {nb: screen.file_language(path) for nb, path in files.items()}
+        usable, notes = screen_submission(student, files, released_by_lang[i18n.SOURCE_LANGUAGE], languages,
+                                          released_by_lang)
         notes += [{"notebook": None, "cell": None, "kind": "unusable", "text": f"{path}: {why}"}
                   for path, why in found.unmapped if found.students_of.get(path) == student]
         missing = [n for n in names if n not in usable]
-        notes += [{"notebook": n, "cell": None, "kind": "missing", "text": f"{n}.ipynb was not handed in: "
-                   "0 points for its tests"} for n in names if n not in files]
+        notes += _missing_notes(names, files, submission_language(languages))
         specs.append({"student": student, "input_sha": sha, "files": usable, "missing": missing,
+                      "languages": languages,
                       "incidents": notes, "timestamp": when.nbgrader_text(), "submitted": _time_dict(when),
                       "late": policy.to_dict() if policy else None,
                       "late_key": late_key})  # completed into Jobs below, once the shared parts are made
@@ -186,12 +216,13 @@ def grade_class(source: Path, ws: Workspace, *, workers: int | None = None, thre
     if specs:
         template = prepare_gradebook(ws)
         solutions = {p.name: p.read_bytes() for p in sorted(release.SOLUTIONS.glob("*.ipynb"))}
-        released = released_sources()
+        released = {lang: released_by_notebook(lang) for lang in {i18n.SOURCE_LANGUAGE}.union(
+            *(spec["languages"].values() for spec in specs))}
         jobs = [Job(**spec, solutions=solutions, released=released, template_db=template, threads=threads,
                     timeout=timeout, threshold=threshold, sandbox=box, cell_timeout=cell_timeout,
                     started_marker=str(marker_dir / spec["student"]) if marker_dir else None) for spec in specs]
         _run_jobs(jobs, ws, workers, threads, scheduler, out, summary)
-    finish(ws, out, lms)
+    finish(ws, out, lms, language)
     return summary
 
 
@@ -271,13 +302,15 @@ def job_line(result: dict) -> str:
     return text + f" ({result['seconds']:.0f} s)"
 
 
-def finish(ws: Workspace, out=sys.stdout, lms: lms_export.LmsOptions | None = None) -> None:
-    """Grades CSV, the LMS imports and the class report from the gradebook and the stored results."""
+def finish(ws: Workspace, out=sys.stdout, lms: lms_export.LmsOptions | None = None,
+           language: str = i18n.SOURCE_LANGUAGE) -> None:
+    """Grades CSV, the LMS imports and the class report (in ``language``) from the gradebook and the stored
+    results."""
     from autograder.grading import report
 
     csv_path = export_grades(ws)
     written, notes = lms_export.write_all(ws, identities(ws), lms or lms_export.LmsOptions())
-    html = report.write_report(ws)
+    html = report.write_report(ws, i18n.check_language(language))
     print(f"\nResults in {ws.path}:", file=out)
     print(f"  feedback per student: {ws.path / 'feedback'}/<student>/{ASSIGNMENT}/*.html", file=out)
     print(f"  grades:               {csv_path}", file=out)

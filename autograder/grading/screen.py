@@ -10,8 +10,43 @@ hand-in uses too.
 
 from __future__ import annotations
 
-from mnistcnn import screening
+import json
+from pathlib import Path
+
+from autograder.course import release
+from mnistcnn import i18n, screening
+from mnistcnn.constants import ASSIGNMENT
 from mnistcnn.screening import MAX_NOTEBOOK_BYTES, released_cells  # noqa: F401 - the grader's names
+
+
+def released_folder(lang: str) -> Path:
+    """The released notebooks of the course's edition in ``lang``: notebooks/convnet for English,
+    notebooks/<lang>/convnet for the others (a notebook names its edition: ``metadata.mnistcnn.language``)."""
+    return release.NOTEBOOKS if lang == i18n.SOURCE_LANGUAGE else release.ROOT / "notebooks" / lang / ASSIGNMENT
+
+
+def editions() -> dict[str, Path]:
+    """language -> released folder, for every edition released so far (English always)."""
+    found = {lang: released_folder(lang) for lang in i18n.LANGUAGES}
+    return {lang: folder for lang, folder in found.items()
+            if lang == i18n.SOURCE_LANGUAGE or any(folder.glob("*.ipynb"))}
+
+
+def edition_folder(lang: str) -> Path:
+    """The released folder a notebook in ``lang`` is screened and shown against (English while its
+    own edition is not released)."""
+    return editions().get(lang, release.NOTEBOOKS)
+
+
+def file_language(path) -> str:
+    """The language a submitted notebook file says it is written in (English when it cannot be read)."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+            return i18n.SOURCE_LANGUAGE
+        return i18n.notebook_language(json.loads(path.read_bytes()))
+    except (OSError, ValueError):
+        return i18n.SOURCE_LANGUAGE
 
 
 def screen(data: bytes, filename: str, released: dict) -> tuple[bool, list[str], bytes]:

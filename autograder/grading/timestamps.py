@@ -32,6 +32,7 @@ from pathlib import Path
 
 from autograder.grading.intake import Intake
 from autograder.grading.late import SubmissionTime, parse_iso
+from mnistcnn.i18n import N_  # the sources' names, told in the lateness note's language (late.LateRecord.text)
 
 EXTENDED_TIMESTAMP = 0x5455  # the "UT" extra field of Info-ZIP: modification time in UTC
 
@@ -109,7 +110,7 @@ def _worksheet_time(row: dict[str, str], zone: tzinfo) -> SubmissionTime | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=zone)
-    return SubmissionTime(when, "Moodle worksheet, Last modified (submission)",
+    return SubmissionTime(when, N_("Moodle worksheet, Last modified (submission)"),
                           f"read in {_zone_name(zone, when)} (--lms-timezone)")
 
 
@@ -120,7 +121,7 @@ def _canvas_time(ident, sources: TimeSources) -> SubmissionTime:
     except ValueError:
         return SubmissionTime(None, "none", f"--canvas-submissions gives {text!r}, not a time")
     if when is not None and when.tzinfo is not None:
-        return SubmissionTime(when, "Canvas submissions, submitted_at")
+        return SubmissionTime(when, N_("Canvas submissions, submitted_at"))
     mark = "Canvas marked it LATE" if ident.late else "Canvas did not mark it late"
     why = "no --canvas-submissions given" if not sources.canvas else "not in --canvas-submissions"
     return SubmissionTime(None, "none", f"Canvas's download is dated when it was built, not when students "
@@ -139,8 +140,8 @@ def _archive_time(files: dict[str, Path], root: Path | None, entries: dict[str, 
         return SubmissionTime(None, "none", "the archive gives no valid time for these files")
     when, utc = max(times, key=lambda t: t[0])
     if utc:
-        return SubmissionTime(when, "zip entry time (UTC)")
-    return SubmissionTime(when, "zip entry time", f"the zip names no time zone: read in {_zone_name(zone, when)} "
+        return SubmissionTime(when, N_("zip entry time (UTC)"))
+    return SubmissionTime(when, N_("zip entry time"), f"the zip names no time zone: read in {_zone_name(zone, when)} "
                           "(--lms-timezone)")
 
 
@@ -157,7 +158,7 @@ def _folder_time(files: dict[str, Path], root: Path | None) -> SubmissionTime:
                 continue
             return SubmissionTime(when.replace(tzinfo=timezone.utc), "timestamp.txt")
     newest = max(Path(p).stat().st_mtime for p in files.values())
-    return SubmissionTime(datetime.fromtimestamp(newest, timezone.utc), "file modification time",
+    return SubmissionTime(datetime.fromtimestamp(newest, timezone.utc), N_("file modification time"),
                           "no timestamp.txt: the newest notebook's modification time")
 
 

@@ -23,7 +23,9 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 
+from mnistcnn import i18n
 from mnistcnn.constants import JUDGE_CELL_TIMEOUT
+from mnistcnn.i18n import N_
 
 #: Every graded cell of the course, as (notebook, grade_id); autograder.grading.judge has a judge for each.
 GRADED_CELLS = [
@@ -67,6 +69,13 @@ def judge_command(evidence: str, cells: list[tuple[str, str]], threshold: float)
             ",".join(f"{nb}:{cell}" for nb, cell in cells), "--threshold", str(threshold)]
 
 
+def language_arguments(languages: dict | None) -> list[str]:
+    """The judging process's option naming each notebook's language other than English (the checks'
+    messages are given in it); none when every notebook is in English."""
+    other = {nb: lang for nb, lang in sorted((languages or {}).items()) if lang != "en"}
+    return ["--languages", ",".join(f"{nb}={lang}" for nb, lang in other.items())] if other else []
+
+
 #: A judging process started ahead is used only if it waited at most this long (its sandbox's
 #: wall-clock limit runs from its start).
 READY_MAX_AGE = 600.0
@@ -83,10 +92,10 @@ class ReadyJudge:
 
 
 def start_judge(evidence: str, notebooks: list[str], threshold: float, *, env: dict, cwd: str,
-                prefix: list[str] | None = None, preexec_fn=None) -> ReadyJudge:
+                prefix: list[str] | None = None, preexec_fn=None, languages: dict | None = None) -> ReadyJudge:
     """The judging process of every graded cell of ``notebooks``, started now, judging on its go."""
     todo = [(nb, cell) for nb in notebooks for cell in cells_of(nb)]
-    cmd = [*(prefix or []), *judge_command(evidence, todo, threshold), "--wait"]
+    cmd = [*(prefix or []), *judge_command(evidence, todo, threshold), *language_arguments(languages), "--wait"]
     err = tempfile.TemporaryFile(mode="w+")
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env, cwd=cwd,
                             preexec_fn=preexec_fn)
@@ -126,7 +135,8 @@ def _go(ready: ReadyJudge | None, todo: list, wall: float, events: str | None) -
 
 def run_judge(evidence: str, notebooks: list[str], threshold: float, *, env: dict, cwd: str,
               prefix: list[str] | None = None, cell_timeout: float = JUDGE_CELL_TIMEOUT, preexec_fn=None,
-              events: str | None = None, ready: ReadyJudge | None = None, wall: float = 3600.0) -> list[dict]:
+              events: str | None = None, ready: ReadyJudge | None = None, wall: float = 3600.0,
+              languages: dict | None = None) -> list[dict]:
     """Every graded cell of ``notebooks`` judged; a cell whose judging kills or stalls the process fails
     alone, with the reason, and the rest is judged by a new process. ``ready``: the first process, started
     ahead by :func:`start_judge` (``wall``: its sandbox's wall-clock limit)."""
@@ -140,18 +150,26 @@ def run_judge(evidence: str, notebooks: list[str], threshold: float, *, env: dic
                 done, stuck, why = _watch(ready.proc, ready.err, cell_timeout)
             ready = None
         else:
-            done, stuck, why = _one_run([*(prefix or []), *judge_command(evidence, left, threshold)], env, cwd,
-                                        cell_timeout, preexec_fn)
+            cmd = [*(prefix or []), *judge_command(evidence, left, threshold), *language_arguments(languages)]
+            done, stuck, why = _one_run(cmd, env, cwd, cell_timeout, preexec_fn)
         why = _sandbox_reason(events) or why
         verdicts.update(done)
         if stuck is not None:
-            verdicts[stuck] = asdict(Verdict(*stuck, False, f"judging this test's evidence {why}; the grader "
-                                                            "judged the other tests in a new process", problem=True))
+            verdicts[stuck] = _failed(stuck, N_("judging this test's evidence {why}; the grader judged the other tests "
+                                                "in a new process"), why, languages)
         else:  # ended between cells: whatever it did not judge cannot be judged
             for c in left:
-                verdicts.setdefault(c, asdict(Verdict(*c, False, f"the grader's judging process failed: {why}",
-                                                      problem=True)))
+                verdicts.setdefault(c, _failed(c, N_("the grader's judging process failed: {why}"), why, languages))
     return [verdicts[c] for c in todo]
+
+
+def _failed(cell: tuple[str, str], message: str, why: tuple[str, dict], languages: dict | None) -> dict:
+    """The verdict of a cell whose judging failed, in its notebook's language (``why``: a message and its values)."""
+    from autograder.grading.language import _
+
+    with i18n.using((languages or {}).get(cell[0])):
+        text = _(message).format(why=_(why[0]).format(**why[1]))
+    return asdict(Verdict(*cell, False, text, problem=True))
 
 
 def _one_run(cmd: list[str], env: dict, cwd: str, cell_timeout: float, preexec_fn):
@@ -164,7 +182,7 @@ def _one_run(cmd: list[str], env: dict, cwd: str, cell_timeout: float, preexec_f
 def _watch(proc: subprocess.Popen, err, cell_timeout: float):
     """Follow a judging process to its end: the verdicts it gave, the cell it stopped on, and why."""
     done: dict[tuple[str, str], dict] = {}
-    current, why = None, ""
+    current, why = None, None
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ)
     deadline = time.monotonic() + cell_timeout + 120  # the process's own start
@@ -172,7 +190,7 @@ def _watch(proc: subprocess.Popen, err, cell_timeout: float):
     try:
         while True:
             if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
-                why = f"took longer than {cell_timeout:.0f} s"
+                why = (N_("took longer than {seconds:.0f} s"), {"seconds": cell_timeout})
                 _stop(proc)
                 break
             data = os.read(proc.stdout.fileno(), 65536)  # unbuffered: select sees every pending byte
@@ -193,12 +211,12 @@ def _watch(proc: subprocess.Popen, err, cell_timeout: float):
     if not why:
         err.seek(0)
         lines = [ln for ln in err.read().strip().splitlines() if ln.strip()]
-        why = (f"stopped the judging process (exit status {code}"
-               + (f": {lines[-1][:200]}" if lines else "") + ")")
+        why = (N_("stopped the judging process (exit status {code}{detail})"),
+               {"code": code, "detail": f": {lines[-1][:200]}" if lines else ""})
     return done, current, why
 
 
-def _sandbox_reason(events: str | None) -> str | None:
+def _sandbox_reason(events: str | None) -> tuple[str, dict] | None:
     """Why the sandbox stopped the judging process (a limit), from its events file, if it did."""
     if not events:
         return None
@@ -210,8 +228,8 @@ def _sandbox_reason(events: str | None) -> str | None:
         os.remove(events)  # the next run writes its own
     except OSError:
         pass
-    return f"was stopped by the grader's sandbox: {reason['text'].replace('the notebook', 'the judging')}" \
-        if reason else None
+    return (N_("was stopped by the grader's sandbox: {reason}"),
+            {"reason": reason["text"].replace("the notebook", "the judging")}) if reason else None
 
 
 def _parse(line: bytes) -> dict:

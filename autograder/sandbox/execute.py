@@ -37,6 +37,11 @@ every notebook's first cell does) runs in it while the previous notebook's cells
 notebook then starts in it. Its sandbox's wall-clock limit counts from that moment (the launcher is
 told by SIGUSR2); one that no notebook used is stopped when the run ends (:func:`end_run`).
 
+Languages. ``CourseExecute.languages`` names each notebook's language: its kernel (and a kernel
+started ahead for it) gets ``$MNISTCNN_LANGUAGE``, so that the checks speak it, and what the grader
+notes about the notebook is written in it. nbgrader's autograde sets every notebook's kernelspec to
+the English source's, so the language comes from here, not from the kernel's name.
+
 Deadline. ``CourseExecute.deadline`` (seconds since the epoch) bounds the whole run: when it passes,
 the running kernel is stopped and no other notebook is started (:class:`DeadlinePassed`).
 """
@@ -64,7 +69,9 @@ from nbgrader.preprocessors import Execute
 from nbgrader.utils import is_grade
 from traitlets import Bool, Dict, Float, Int, List, Unicode
 
+from autograder.grading.language import _
 from autograder.sandbox import launcher as sandbox
+from mnistcnn import i18n
 from mnistcnn.grading import RECORD_ENV
 from mnistcnn.screening import grade_id
 
@@ -179,6 +186,17 @@ class SandboxedKernelManager(AsyncKernelManager):
         shutil.rmtree(self.sandbox_dir, ignore_errors=True)
 
 
+def sandbox_reason_text(reason: dict) -> str:
+    """Why the sandbox stopped a notebook, in the current language (its English text if it has no message)."""
+    message, values = reason.get("message"), reason.get("values")
+    if not isinstance(message, str) or not isinstance(values, dict):
+        return str(reason.get("text", ""))
+    try:
+        return _(message).format(**values)
+    except (KeyError, ValueError, IndexError):
+        return str(reason.get("text", ""))
+
+
 def _error(ename: str, evalue: str) -> NotebookNode:
     return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
@@ -208,6 +226,9 @@ class CourseExecute(Execute):
                     "another is still to come, the next sandboxed kernel starts, its time limit counting from "
                     "when a notebook puts it to use (empty: each kernel starts when its notebook does)"
                     ).tag(config=True)
+    languages = Dict(help="notebook (name without .ipynb) -> the language it is written in: its kernel's "
+                     "$MNISTCNN_LANGUAGE and the language of the grader's notes on it (default: English)"
+                     ).tag(config=True)
     deadline = Float(0.0, help="Time (seconds since the epoch) by which the whole run must end: the kernel "
                      "running then is stopped and no other notebook runs (0: none)").tag(config=True)
 
@@ -240,9 +261,19 @@ class CourseExecute(Execute):
         return SandboxedKernelManager(**name, config=self.config, sandbox_config=self.sandbox_config,
                                       runtime_dir=self.sandbox_runtime)
 
+    def language_of(self, notebook: str) -> str:
+        lang = self.languages.get(notebook, i18n.SOURCE_LANGUAGE)
+        return lang if lang in i18n.LANGUAGES else i18n.SOURCE_LANGUAGE
+
+    def kernel_environment(self, notebook: str) -> dict | None:
+        """The environment of the kernel that runs ``notebook`` (None: this process's, unchanged)."""
+        if not self.kernel_env and not self.languages:
+            return None
+        return {**os.environ, **self.kernel_env, i18n.ENV: self.language_of(notebook)}
+
     async def async_start_new_kernel(self, **kwargs):
-        if self.kernel_env:
-            kwargs.setdefault("env", {**os.environ, **self.kernel_env})
+        if self.kernel_environment(self._notebook) is not None:
+            kwargs.setdefault("env", self.kernel_environment(self._notebook))
         if not self.kernel_output:
             return await super().async_start_new_kernel(**kwargs)
         with open(self.kernel_output, "ab") as out:  # the kernel keeps its own copy of the descriptor
@@ -259,15 +290,18 @@ class CourseExecute(Execute):
 
     start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
-    def _next_notebook(self) -> bool:
-        """Whether a notebook of ``upcoming`` is still to run after this one (nbgrader's order is the folder's)."""
-        return bool(set(self.upcoming) - self._ahead.executed - {self._notebook})
+    def _next_notebook(self) -> str | None:
+        """The notebook of ``upcoming`` to run after this one, if any (nbgrader's order is the folder's)."""
+        return min(set(self.upcoming) - self._ahead.executed - {self._notebook}, default=None)
 
     async def _start_spare(self) -> None:
-        """Start the kernel of the next notebook as this notebook's was (same kernel, folder, settings)."""
+        """Start the kernel of the next notebook as this notebook's was (same kernel, folder, settings),
+        in the next notebook's language."""
         km = self._new_manager()
+        km.language = self.language_of(self._next_notebook())
         cwd = self.km._sandbox_cwd
-        kwargs = {"env": {**os.environ, **self.kernel_env}} if self.kernel_env else {}
+        env = self.kernel_environment(self._next_notebook())
+        kwargs = {"env": env} if env is not None else {}
         if self.kernel_output:
             with open(self.kernel_output, "ab") as out:
                 await km.start_kernel(extra_arguments=self.extra_arguments, cwd=cwd, stdout=out, stderr=out, **kwargs)
@@ -282,7 +316,8 @@ class CourseExecute(Execute):
             return None
         cwd = self.resources.get("metadata", {}).get("path") or os.getcwd()
         if spare.running() and spare.kernel_name == (self.kernel_name or spare.kernel_name) and \
-                os.path.abspath(spare._sandbox_cwd) == os.path.abspath(cwd):
+                os.path.abspath(spare._sandbox_cwd) == os.path.abspath(cwd) and \
+                getattr(spare, "language", None) == self.language_of(self._notebook):
             spare.claim()
             self._ahead.used += 1
             return spare
@@ -303,7 +338,8 @@ class CourseExecute(Execute):
         watch = self._deadline_watch()
         ended = False
         try:
-            out = super().preprocess(nb, resources, km)
+            with i18n.using(self.language_of(self._notebook)):  # the grader's notes on it, in its language
+                out = super().preprocess(nb, resources, km)
             ended = True
             return out
         finally:
@@ -335,8 +371,9 @@ class CourseExecute(Execute):
         km = getattr(self, "_last_km", None)
         if isinstance(km, SandboxedKernelManager):
             report = km.sandbox_report()
-            for note in report.get("notes", []):
-                self.note_incident("processes", note)
+            with i18n.using(self.language_of(self._notebook)):
+                for note in report.get("noted") or [{"text": n} for n in report.get("notes", [])]:
+                    self.note_incident("processes", sandbox_reason_text(note))
             km.remove_sandbox_dir()
 
     def _cell_name(self, cell, index) -> str:
@@ -352,34 +389,35 @@ class CourseExecute(Execute):
                 time.sleep(0.1)
             reason = report.get("reason")
             if reason:
-                return reason["kind"], f"The grader's sandbox stopped your notebook: {reason['text']}."
+                return reason["kind"], _("The grader's sandbox stopped your notebook: {why}.").format(
+                    why=sandbox_reason_text(reason))
             code = report.get("exit")
-            return "died", (f"Your notebook's kernel stopped (exit status {code}): the code ended its own "
-                            "process (os._exit, os.kill, a crash) or closed the kernel.")
-        return "died", "Your notebook's kernel stopped: the code ended its own process or crashed."
+            return "died", _("Your notebook's kernel stopped (exit status {code}): the code ended its own "
+                             "process (os._exit, os.kill, a crash) or closed the kernel.").format(code=code)
+        return "died", _("Your notebook's kernel stopped: the code ended its own process or crashed.")
 
     def preprocess_cell(self, cell, resources, index):
         self._last_km = getattr(self, "km", None) or self._last_km
         if self._dead is not None:
             if cell.cell_type == "code" and cell.source.strip():
-                cell.outputs = [_error("NotRun", f"not run: the kernel had stopped in an earlier cell "
-                                                  f"({self._dead})")]
+                cell.outputs = [_error("NotRun", _("not run: the kernel had stopped in an earlier cell "
+                                                   "({why})").format(why=self._dead))]
             return cell, resources
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
             self._collect_evidence(cell)
             if any(o.get("ename") == "CellTimeoutError" for o in cell.get("outputs", [])):
                 where = self._cell_name(cell, index)
-                self.note_incident("timeout", f"{where} ran longer than the limit of {self.timeout} s "
-                              "per cell and was interrupted", where)
+                self.note_incident("timeout", _("{cell} ran longer than the limit of {limit} s per cell and was "
+                                                "interrupted").format(cell=where, limit=self.timeout), where)
             return cell, resources
         except CellTimeoutError:  # interrupted, yet still busy: the kernel ignores interrupts
             where = self._cell_name(cell, index)
-            text = (f"{where} ran longer than the limit of {self.timeout} s per cell and did not stop when "
-                    "interrupted: the grader stopped the kernel")
+            text = _("{cell} ran longer than the limit of {limit} s per cell and did not stop when interrupted: "
+                     "the grader stopped the kernel").format(cell=where, limit=self.timeout)
             cell.outputs = [*cell.get("outputs", []), _error("CellTimeoutError", text)]
             self._dead = text
-            self.note_incident("timeout", text + "; later cells were not run", where)
+            self.note_incident("timeout", _("{why}; later cells were not run").format(why=text), where)
             self._kill_kernel()
             return cell, resources
         except DeadKernelError:
@@ -387,7 +425,8 @@ class CourseExecute(Execute):
             where = self._cell_name(cell, index)
             cell.outputs = [*cell.get("outputs", []), _error("KernelStopped", text)]
             self._dead = f"{where}: {text}"
-            self.note_incident(kind, f"{text} (in {where}; later cells were not run)", where)
+            self.note_incident(kind, _("{why} (in {cell}; later cells were not run)").format(why=text, cell=where),
+                               where)
             return cell, resources
 
     # -- evidence, out of the kernel's reach
@@ -461,10 +500,11 @@ class CourseExecute(Execute):
                 self._output_noted.add(cell_index)
                 cell = self.nb.cells[cell_index]
                 where = self._cell_name(cell, cell_index)
-                outs.append(NotebookNode(output_type="stream", name="stdout", text=(
-                    f"\n[grader: output beyond {self.output_limit / 2**20:.0f} MiB for this notebook is not kept]\n")))
-                self.note_incident("output", f"more than {self.output_limit / 2**20:.0f} MiB of "
-                              f"output; the rest was not kept (from {where})", where)
+                mib = self.output_limit / 2**20
+                outs.append(NotebookNode(output_type="stream", name="stdout", text="\n" + _(
+                    "[grader: output beyond {mib:.0f} MiB for this notebook is not kept]").format(mib=mib) + "\n"))
+                self.note_incident("output", _("more than {mib:.0f} MiB of output; the rest was not kept (from "
+                                               "{cell})").format(mib=mib, cell=where), where)
             if self._output_bytes > 10 * self.output_limit and not self._stop_sent:
                 self._stop_sent = True
                 km = getattr(self, "_last_km", None)

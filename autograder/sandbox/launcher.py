@@ -48,6 +48,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from autograder.sandbox import process
+from mnistcnn.i18n import N_
 
 GiB = 1024**3
 MiB = 1024**2
@@ -476,6 +477,12 @@ def _disk_usage(paths: list[str], max_files: int) -> tuple[int, int]:
     return total, count
 
 
+def _reason(kind: str, message: str, **values) -> dict:
+    """Why the sandbox stopped its command: the text in English, and its message and values, from which the
+    grader tells it in the notebook's language."""
+    return {"kind": kind, "text": message.format(**values), "message": message, "values": values}
+
+
 def _fmt_bytes(n: float) -> str:
     return f"{n / GiB:.1f} GiB" if n >= GiB else f"{n / MiB:.0f} MiB"
 
@@ -523,9 +530,9 @@ def run(config: dict, *, run_dir: str, work: str, cwd: str, events: str, inner: 
 
     reason: dict = {}
 
-    def stop(kind: str, text: str) -> None:
+    def stop(kind: str, message: str, **values) -> None:
         if not reason:
-            reason.update(kind=kind, text=text)
+            reason.update(_reason(kind, message, **values))
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except OSError:
@@ -538,9 +545,9 @@ def run(config: dict, *, run_dir: str, work: str, cwd: str, events: str, inner: 
         if signum == signal.SIGUSR2:  # a kernel started ahead is put to use: its time starts now
             clock["t0"] = time.monotonic()
         elif signum == signal.SIGUSR1:
-            stop("output", f"the notebook printed more than {_fmt_bytes(limits.output)} of output")
+            stop("output", N_("the notebook printed more than {size} of output"), size=_fmt_bytes(limits.output))
         else:
-            stop("stopped", "the grader stopped the notebook")
+            stop("stopped", N_("the grader stopped the notebook"))
 
     for sig in handled:
         signal.signal(sig, on_signal)
@@ -551,7 +558,7 @@ def run(config: dict, *, run_dir: str, work: str, cwd: str, events: str, inner: 
         time.sleep(0.2)
         elapsed = time.monotonic() - clock["t0"]
         if elapsed > limits.wall:
-            stop("wall", f"the notebook ran longer than the limit of {limits.wall:.0f} s")
+            stop("wall", N_("the notebook ran longer than the limit of {seconds:.0f} s"), seconds=limits.wall)
             break
         pids, children = _tree(proc.pid)
         detached = max(detached, len(_detached(proc.pid, children)))
@@ -560,38 +567,39 @@ def run(config: dict, *, run_dir: str, work: str, cwd: str, events: str, inner: 
         cg_cpu = groups.cpu_seconds()
         cpu_seen = max(cpu_seen, cpu, cg_cpu or 0.0)
         if cpu_seen > limits.cpu:
-            stop("cpu", f"the notebook used more than the limit of {limits.cpu:.0f} CPU seconds")
+            stop("cpu", N_("the notebook used more than the limit of {seconds:.0f} CPU seconds"), seconds=limits.cpu)
             break
         if groups.pids_max_hits() or (not groups.has("pids") and len(pids) > limits.nproc):
-            stop("processes", f"the notebook tried to run more than {limits.nproc} processes and threads at once "
-                              "(a fork bomb?)")
+            stop("processes", N_("the notebook tried to run more than {n} processes and threads at once "
+                                 "(a fork bomb?)"), n=limits.nproc)
             break
         if not groups.has("memory") and rss > limits.memory:
-            stop("memory", f"the notebook used more than the memory limit of {_fmt_bytes(limits.memory)}")
+            stop("memory", N_("the notebook used more than the memory limit of {size}"), size=_fmt_bytes(limits.memory))
             break
         if elapsed - last_disk >= 0.2:
             last_disk = elapsed
             used, count = _disk_usage(writable, limits.files)
             if used > limits.disk:
-                stop("disk", f"the notebook wrote more than the disk limit of {_fmt_bytes(limits.disk)}")
+                stop("disk", N_("the notebook wrote more than the disk limit of {size}"), size=_fmt_bytes(limits.disk))
                 break
             if count > limits.files:
-                stop("disk", f"the notebook created more than the limit of {limits.files:,} files")
+                stop("disk", N_("the notebook created more than the limit of {n:,} files"), n=limits.files)
                 break
     code = proc.wait()
     if not reason and groups.oom_kills():
-        reason.update(kind="memory", text=f"the notebook used more than the memory limit of "
-                                          f"{_fmt_bytes(limits.memory)} and was stopped")
+        reason.update(_reason("memory", N_("the notebook used more than the memory limit of {size} and was stopped"),
+                              size=_fmt_bytes(limits.memory)))
     if not reason and code in (-signal.SIGXFSZ, 128 + signal.SIGXFSZ):
-        reason.update(kind="disk", text=f"the notebook wrote a file larger than the limit of "
-                                        f"{_fmt_bytes(limits.file_size)}")
+        reason.update(_reason("disk", N_("the notebook wrote a file larger than the limit of {size}"),
+                              size=_fmt_bytes(limits.file_size)))
     if not reason and code in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
-        reason.update(kind="cpu", text=f"the notebook used more than the limit of {limits.cpu:.0f} CPU seconds")
-    notes = []
-    if detached:
-        notes.append(f"the notebook left {detached} process(es) running on their own (detached from the "
-                     "kernel); the sandbox stopped them when the notebook ended")
-    result = {**info, "state": "ended", "exit": code, "reason": reason or None, "notes": notes,
+        reason.update(_reason("cpu", N_("the notebook used more than the limit of {seconds:.0f} CPU seconds"),
+                              seconds=limits.cpu))
+    noted = [_reason("processes", N_("the notebook left {n} process(es) running on their own (detached from the "
+                                     "kernel); the sandbox stopped them when the notebook ended"), n=detached)
+             ] if detached else []
+    result = {**info, "state": "ended", "exit": code, "reason": reason or None,
+              "notes": [n["text"] for n in noted], "noted": noted,
               "seconds": round(time.monotonic() - clock["t0"], 1),
               "cpu_seconds": round(max(cpu_seen, groups.cpu_seconds() or 0.0), 1),
               "peak_memory": groups.peak_memory() or peak_rss}

@@ -112,7 +112,7 @@ def make_job(g: SimpleNamespace, cfg: dict):
     solutions = {p.name: p.read_bytes() for p in sorted(g.release.SOLUTIONS.glob("*.ipynb"))}
     return g.Job(student=cfg["student"], input_sha=g.intake.sha256_files(files), files=usable,
                  missing=[n for n in names if n not in usable], incidents=notes, solutions=solutions,
-                 released=g.run.released_sources(), template_db=template, threads=cfg["threads"],
+                 released={"en": g.run.released_by_notebook()}, template_db=template, threads=cfg["threads"],
                  timeout=len(names) * (wall + 120) + 600, threshold=cfg["threshold"], sandbox=box)
 
 
