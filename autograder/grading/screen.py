@@ -15,19 +15,13 @@ from pathlib import Path
 
 from autograder.course import release
 from mnistcnn import i18n, screening
-from mnistcnn.constants import ASSIGNMENT
 from mnistcnn.screening import MAX_NOTEBOOK_BYTES, released_cells  # noqa: F401 - the grader's names
 
 
-def released_folder(lang: str) -> Path:
-    """The released notebooks of the course's edition in ``lang``: notebooks/convnet for English,
-    notebooks/<lang>/convnet for the others (a notebook names its edition: ``metadata.mnistcnn.language``)."""
-    return release.NOTEBOOKS if lang == i18n.SOURCE_LANGUAGE else release.ROOT / "notebooks" / lang / ASSIGNMENT
-
-
 def editions() -> dict[str, Path]:
-    """language -> released folder, for every edition released so far (English always)."""
-    found = {lang: released_folder(lang) for lang in i18n.LANGUAGES}
+    """language -> released folder (:func:`autograder.course.release.release_folder`), for every
+    edition released so far (English always); a notebook names its edition in its metadata."""
+    found = {lang: release.release_folder(lang) for lang in i18n.LANGUAGES}
     return {lang: folder for lang, folder in found.items()
             if lang == i18n.SOURCE_LANGUAGE or any(folder.glob("*.ipynb"))}
 
