@@ -97,6 +97,7 @@ def test_wall_limit(tmp_path):
     assert ev["reason"]["kind"] == "wall", ev
 
 
+@pytest.mark.slow  # starts sandboxed kernels (10-12 s)
 def test_wall_limit_counts_from_the_claim(tmp_path):
     """A kernel started ahead (SIGUSR2 to the launcher when a notebook puts it to use): its wall-clock
     limit counts from the claim, not from its start; unclaimed idle time does not count."""
@@ -269,6 +270,7 @@ def test_a_killed_launcher_leaves_no_cgroup(tmp_path, how):
             os.killpg(launcher.pid, 9)
 
 
+@pytest.mark.slow  # starts sandboxed kernels (10-12 s)
 def test_kernels_started_ahead_are_clean_and_used(tmp_path):
     """A run of two notebooks (CourseExecute.upcoming): the second starts in the kernel started while the
     first ran. In both, the preload (jobs.KERNEL_PRELOAD) has imported TensorFlow, and the notebook finds

@@ -21,11 +21,17 @@ def test_training_solution_passes_validation():
     assert not any(results.values()), results
 
 
-@pytest.mark.parametrize("name", ["01_data.ipynb", "02_convnet.ipynb", "03_training.ipynb"])
+# The training notebook's blank run takes ~17 s: in the slow set (make test), not in make test-fast.
+BLANK = ["01_data.ipynb", "02_convnet.ipynb", pytest.param("03_training.ipynb", marks=pytest.mark.slow)]
+
+
+@pytest.mark.parametrize("name", BLANK)
 def test_blank_student_version_fails_every_test_cleanly(name):
     assert release.check_release_fails_cleanly(release.NOTEBOOKS / name) == []
 
 
+# The Chinese edition runs the same code as the English one: its validation is in the slow set only.
+@pytest.mark.slow
 @pytest.mark.parametrize("name", FAST)
 def test_chinese_solution_passes_validation(name, tmp_path):
     """solutions/ translated on the fly, run in the Chinese kernel."""
@@ -39,6 +45,7 @@ def test_chinese_training_solution_passes_validation(tmp_path):
     assert not any(results.values()), results
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["01_data.ipynb", "02_convnet.ipynb", "03_training.ipynb"])
 def test_blank_chinese_student_version_fails_every_test_cleanly(name):
     assert release.check_release_fails_cleanly(release.release_folder("zh_CN") / name) == []
