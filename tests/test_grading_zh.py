@@ -134,7 +134,7 @@ def test_feedback_shows_the_edition_the_student_worked_in():
         assert feedback.notes_cell(["x"]).source.startswith("**评分程序对本笔记本的说明**")
         page = feedback.not_graded_page(["03_training.ipynb"], "zh_CN")
     assert "<html lang='zh-CN'>" in page and "Not graded" not in page and CJK.search(page)
-    assert feedback.with_lang(b"<html>\n<head>", "zh_CN") == b'<html lang="zh-CN">\n<head>'
+    assert feedback.in_language("<html>\n<head>", "zh_CN") == '<html lang="zh-CN">\n<head>'
     assert feedback.edition_sources(job, "02_convnet")["intro"].startswith(ZH_INTRO_2)
     job.languages = {}
     assert feedback.edition_sources(job, "01_data")["intro"] == english
@@ -182,6 +182,7 @@ def test_chinese_feedback_has_the_chinese_lesson_notes_and_headings(mixed_class)
     assert "评分程序对本笔记本的说明" in page and "按时提交" in page
     assert "来源：文件修改时间" in page
     assert "Grader&#39;s notes" not in page and "Grader's notes" not in page and "on time (" not in page
+    assert "（得分：" in page and "你的答案</span>" in page and "Student's answer</span>" not in page
     training = _feedback(ws, "wang", "03_training")
     assert "评分程序：在你的笔记本之外" in training and "Grader: test accuracy" not in training
     blank = _feedback(ws, "li", "03_training")
@@ -243,3 +244,40 @@ def test_why_the_sandbox_stopped_a_notebook_is_told_in_its_language():
     with i18n.using("zh_CN"):
         assert sandbox_reason_text(reason) == "笔记本的运行时间超过了 900 秒的上限"
         assert sandbox_reason_text({"kind": "wall", "text": "older events"}) == "older events"
+
+
+def _nbgrader_feedback_page() -> str:
+    """A page from nbgrader's own feedback template: an answer cell, a graded test cell with a comment,
+    a late penalty; the student's own text says "Student's answer" and "(Score: 1 / 2)" too."""
+    import os
+
+    import nbgrader
+    from nbconvert import HTMLExporter
+
+    cells = [nbformat.v4.new_code_cell('print("Student\'s answer (Score: 1 / 2)")', metadata={"nbgrader": {
+                 "solution": True, "grade": False, "grade_id": "answer", "locked": False}}),
+             nbformat.v4.new_code_cell("check()", metadata={"nbgrader": {
+                 "grade": True, "solution": False, "grade_id": "test_answer", "points": 2, "score": 1,
+                 "comment": "well tried"}}),
+             nbformat.v4.new_code_cell("both()", metadata={"nbgrader": {
+                 "grade": True, "solution": True, "grade_id": "free", "points": 1, "score": 1, "comment": "ok"}})]
+    formgrader = os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader")
+    css = os.path.join(formgrader, "static", "node_modules", "bootstrap", "dist", "css")
+    exporter = HTMLExporter(template_name="feedback", extra_template_basedirs=[os.path.join(formgrader, "templates")],
+                            extra_template_paths=[css])  # as nbgrader's GenerateFeedback sets it up
+    resources = {"nbgrader": {"notebook": "01_data", "score": 2, "max_score": 3, "late_penalty": 0.5}}
+    page, _ = exporter.from_notebook_node(nbformat.v4.new_notebook(cells=cells), resources=resources)
+    return page
+
+
+def test_nbgraders_own_words_on_the_feedback_page_are_in_the_notebooks_language():
+    page = _nbgrader_feedback_page()
+    labels = ["Test cell</a>", "Coding free-response</a>", "Comment</a>", "Late submission penalty",
+              "Student's answer</span>", "Grade cell: <code>", "<b>Comments:</b>", '"#top">(Top)</a>',
+              "01_data (Score: 2.0 / 3.0)</h4>"]
+    assert all(label in page for label in labels), "nbgrader's template changed: update feedback_labels"
+    assert feedback.in_language(page, "en") == page.replace("<html>", '<html lang="en">', 1)
+    zh = feedback.in_language(page, "zh_CN")
+    assert not [label for label in labels if label in zh], zh
+    assert "01_data（得分：2.0 / 3.0）</h4>" in zh and "你的答案</span>" in zh and "迟交扣分" in zh
+    assert "Student&#39;s answer (Score: 1 / 2)" in zh or "Student's answer (Score: 1 / 2)" in zh  # the student's own

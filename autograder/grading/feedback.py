@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from autograder.grading.commands import course_config, last_error, run_converter
+from autograder.grading.feedback_labels import translate_labels
 from autograder.grading.language import _
 from autograder.grading.records import Job, JobPaths, JobResult
 from mnistcnn import i18n
@@ -86,7 +87,8 @@ def write_feedback(job: Job, paths: JobPaths, result: JobResult) -> bool:
             result.error = "nbgrader generate_feedback failed: " + last_error(run.log)
             return False
     feedback = paths.course / "feedback" / job.student / ASSIGNMENT
-    result.feedback = {p.name: with_lang(p.read_bytes(), job.language(p.stem)) for p in sorted(feedback.glob("*.html"))}
+    result.feedback = {p.name: in_language(p.read_text(), job.language(p.stem)).encode()
+                       for p in sorted(feedback.glob("*.html"))}
     missing = [i["text"] for i in result.incidents if i.get("kind") == "unusable"]
     if missing:  # no notebook to show them in: a page of their own
         with i18n.using(job.language(None)):
@@ -102,9 +104,10 @@ def not_graded_page(lines: list[str], lang: str) -> str:
             f"<h1>{heading}</h1><ul>{items}</ul></body></html>")
 
 
-def with_lang(page: bytes, lang: str) -> bytes:
-    """nbgrader's feedback page saying the language of its notebook (its template has a bare ``<html>``)."""
-    return page.replace(b"<html>", f'<html lang="{html_lang(lang)}">'.encode(), 1)
+def in_language(page: str, lang: str) -> str:
+    """nbgrader's feedback page in the language of its notebook: its ``<html>`` says the language
+    (the template has a bare one), and nbgrader's own labels are translated (:mod:`feedback_labels`)."""
+    return translate_labels(page.replace("<html>", f'<html lang="{html_lang(lang)}">', 1), lang)
 
 
 def html_lang(lang: str) -> str:
