@@ -231,6 +231,26 @@ def test_a_cell_whose_judging_failed_is_told_in_its_notebooks_language():
                              "tests in a new process")
 
 
+def test_an_evidence_problem_is_told_in_the_notebooks_language(tmp_path):
+    """The judging process raises its notes on bad evidence in the language it judges in."""
+    from autograder.grading import judge
+
+    def problem(action) -> str:
+        with pytest.raises(judge.EvidenceError) as err:
+            action()
+        return str(err.value)
+
+    outside = lambda: judge.resolve({"$npy": "../x.npy"}, tmp_path)  # noqa: E731
+    too_few = lambda: judge.Cell([judge.Item("images", {}, tmp_path)]).take("images", 3)  # noqa: E731
+    with i18n.using("zh_CN"):
+        assert problem(outside) == "引用了 '../x.npy'，它不是本单元格证据中的文件"
+        assert problem(too_few) == ("这个测试应交出 3 条 images 记录，评分程序只收到 1 条：测试中的检查没有全部"
+                                    "按发布时的样子运行")
+    assert problem(outside) == "a reference to '../x.npy', not a file of this cell's evidence"
+    assert problem(too_few) == ("the grader received 1 of the 3 images record(s) this test hands over: its checks "
+                                "did not all run as released")
+
+
 def test_why_the_sandbox_stopped_a_notebook_is_told_in_its_language():
     """The launcher records each reason's message and values with its English text; the grader tells it
     in the notebook's language (the English text where a reason has no message)."""

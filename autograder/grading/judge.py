@@ -38,6 +38,7 @@ quiet_tensorflow()
 
 import keras  # noqa: E402
 
+from autograder.grading.language import _  # noqa: E402
 from autograder.grading.verdicts import ACCURACY_CELL, GRADED_CELLS, Verdict  # noqa: E402
 from mnistcnn import checks, evidence, i18n  # noqa: E402
 from mnistcnn.checks import CheckFailed  # noqa: E402
@@ -73,7 +74,7 @@ class Item:
 
     def get(self, name: str):
         if name not in self.fields:
-            raise EvidenceError(f"the {self.kind} record has no {name!r}")
+            raise EvidenceError(_("the {kind} record has no {name}").format(kind=self.kind, name=repr(name)))
         return resolve(self.fields[name], self.folder)
 
 
@@ -94,10 +95,11 @@ def resolve(value, folder: Path):
 
 def _data_path(folder: Path, name, suffix: str) -> Path:
     if not isinstance(name, str) or not _DATA_FILE.match(name) or not name.endswith(suffix):
-        raise EvidenceError(f"a reference to {str(name)[:80]!r}, not a file of this cell's evidence")
+        raise EvidenceError(_("a reference to {name}, not a file of this cell's evidence").format(
+            name=repr(str(name)[:80])))
     path = folder / name
     if path.is_symlink() or not path.is_file():
-        raise EvidenceError(f"{name} is missing")
+        raise EvidenceError(_("{name} is missing").format(name=name))
     return path
 
 
@@ -107,17 +109,19 @@ def load_array(path: Path) -> np.ndarray:
         try:
             version = np.lib.format.read_magic(f)
             header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            shape, _, dtype = header(f)
+            shape, _fortran_order, dtype = header(f)
         except (ValueError, OSError) as exc:
-            raise EvidenceError(f"{path.name} is not a NumPy array file ({exc})") from None
+            raise EvidenceError(_("{name} is not a NumPy array file ({error})").format(name=path.name,
+                                                                                      error=exc)) from None
     if dtype.hasobject or dtype.kind not in "biuf":
-        raise EvidenceError(f"{path.name} holds {dtype} values, not numbers")
+        raise EvidenceError(_("{name} holds {dtype} values, not numbers").format(name=path.name, dtype=dtype))
     if math.prod(shape) * dtype.itemsize > MAX_ARRAY_BYTES:
-        raise EvidenceError(f"{path.name} is larger than {MAX_ARRAY_BYTES / 2**20:.0f} MiB")
+        raise EvidenceError(_("{name} is larger than {limit:.0f} MiB").format(name=path.name,
+                                                                           limit=MAX_ARRAY_BYTES / 2**20))
     try:
         return np.load(path, allow_pickle=False)
     except (ValueError, OSError) as exc:
-        raise EvidenceError(f"{path.name} could not be read ({exc})") from None
+        raise EvidenceError(_("{name} could not be read ({error})").format(name=path.name, error=exc)) from None
 
 
 def load_model(path: Path, compile: bool = False):
@@ -126,15 +130,16 @@ def load_model(path: Path, compile: bool = False):
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
     except (zipfile.BadZipFile, OSError) as exc:
-        raise EvidenceError(f"{path.name} is not a Keras model file ({exc})") from None
+        raise EvidenceError(_("{name} is not a Keras model file ({error})").format(name=path.name, error=exc)) from None
     if len(infos) > 16 or sum(i.file_size for i in infos) > MAX_MODEL_BYTES:
-        raise EvidenceError(f"{path.name} is larger than {MAX_MODEL_BYTES / 2**20:.0f} MiB unpacked")
+        raise EvidenceError(_("{name} is larger than {limit:.0f} MiB unpacked").format(name=path.name,
+                                                                                limit=MAX_MODEL_BYTES / 2**20))
     try:
         return keras.models.load_model(path, safe_mode=True, compile=compile)
     except Exception as exc:  # noqa: BLE001 - any failure to rebuild the model is the evidence's
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-        raise EvidenceError(f"the model could not be rebuilt from its file with Keras's safe mode "
-                            f"({type(exc).__name__}: {first})") from None
+        raise EvidenceError(_("the model could not be rebuilt from its file with Keras's safe mode ({error})").format(
+            error=f"{type(exc).__name__}: {first}")) from None
 
 
 def read_cell(folder: Path) -> list[Item]:
@@ -150,13 +155,14 @@ def read_cell(folder: Path) -> list[Item]:
         if not m or path.is_symlink():
             continue
         if path.stat().st_size > MAX_JSON_BYTES:
-            raise EvidenceError(f"{path.name} is larger than {MAX_JSON_BYTES / 2**20:.0f} MiB")
+            raise EvidenceError(_("{name} is larger than {limit:.0f} MiB").format(name=path.name,
+                                                                               limit=MAX_JSON_BYTES / 2**20))
         try:
             data = json.loads(path.read_text())
         except (ValueError, UnicodeDecodeError) as exc:
-            raise EvidenceError(f"{path.name} is not valid JSON ({exc})") from None
+            raise EvidenceError(_("{name} is not valid JSON ({error})").format(name=path.name, error=exc)) from None
         if not isinstance(data, dict) or data.get("kind") != m.group(2) or not isinstance(data.get("fields"), dict):
-            raise EvidenceError(f"{path.name} is not a record of the course's checks")
+            raise EvidenceError(_("{name} is not a record of the course's checks").format(name=path.name))
         records.append((int(m.group(1)), Item(m.group(2), data["fields"], folder)))
     return [item for _, item in sorted(records, key=lambda r: r[0])]
 
@@ -170,8 +176,8 @@ class Cell:
     def take(self, kind: str, n: int) -> list[Item]:
         found = [i for i in self.items if i.kind == kind]
         if len(found) < n:
-            raise MissingEvidence(f"the grader received {len(found)} of the {n} {kind} record(s) this test hands "
-                                  "over: its checks did not all run as released")
+            raise MissingEvidence(_("the grader received {found} of the {n} {kind} record(s) this test hands over: its "
+                                    "checks did not all run as released").format(found=len(found), n=n, kind=kind))
         return found[:n]
 
     def each(self, kind: str, n: int):
@@ -218,47 +224,52 @@ class Reference:
 def _returned(item: Item, inputs: np.ndarray, name: str = "output"):
     """The value a function returned for ``inputs``, as the check received it."""
     if item.fields.get("input") != evidence.fingerprint(inputs):
-        raise EvidenceError(f"the {item.kind} record is for other inputs than the test's")
+        raise EvidenceError(_("the {kind} record is for other inputs than the test's").format(kind=item.kind))
     out = item.fields.get(name)
     if not isinstance(out, dict):
-        raise EvidenceError(f"the {item.kind} record has no {name}")
+        raise EvidenceError(_("the {kind} record has no {name}").format(kind=item.kind, name=name))
     if "value" in out:
         return checks.from_evidence(resolve(out["value"], item.folder))
     desc = out.get("array")
     if not isinstance(desc, dict):
-        raise EvidenceError(f"the {item.kind} record's {name} is malformed")
+        raise EvidenceError(_("the {kind} record's {name} is malformed").format(kind=item.kind, name=name))
     if "$error" in desc:
-        return checks.Recorded(f"an array of shape {tuple(desc.get('shape', ()))} of {desc.get('dtype')} values")
+        return checks.Recorded(_("an array of shape {shape} of {dtype} values").format(
+            shape=tuple(desc.get("shape", ())), dtype=desc.get("dtype")))
     if "values" in desc:
         values = resolve(desc["values"], item.folder)
         if not isinstance(values, np.ndarray):
-            raise EvidenceError(f"the {item.kind} record's values are not an array")
+            raise EvidenceError(_("the {kind} record's values are not an array").format(kind=item.kind))
         return values.tolist() if out.get("type") in ("list", "tuple") else values
     return desc  # a large array: its description and sketch
 
 
 def _judge_sketch(desc: dict, folder: Path, images: np.ndarray) -> None:
     n = len(images)
-    what = "Preprocessed images: float32 of shape (N, 28, 28, 1), pixel values in [0, 1]"
+    what = _("Preprocessed images: float32 of shape (N, 28, 28, 1), pixel values in [0, 1]")
     shape = tuple(int(s) for s in desc.get("shape", ()))
     if shape != (n, 28, 28, 1):
-        checks.fail(what, f"shape ({n}, 28, 28, 1)", f"shape {shape}", "keep all N images and reshape each to 28x28x1")
+        checks.fail(what, _("shape {shape}").format(shape=(n, 28, 28, 1)), _("shape {shape}").format(shape=shape),
+                    _("keep all N images and reshape each to 28x28x1"))
     if desc.get("dtype") != "float32":
-        checks.fail(what, "dtype float32", f"dtype {desc.get('dtype')}", "convert with .astype('float32')")
+        checks.fail(what, _("dtype {dtype}").format(dtype="float32"),
+                    _("dtype {dtype}").format(dtype=desc.get("dtype")), _("convert with .astype('float32')"))
     lo, hi = float(desc.get("min", 0)), float(desc.get("max", 0))
     if hi > 1.0 + 1e-6 or lo < -1e-6:
-        checks.fail(what, "values in [0, 1]", f"values from {lo:g} to {hi:g}", "divide by 255")
+        checks.fail(what, _("values in [0, 1]"), _("values from {lo} to {hi}").format(lo=f"{lo:g}", hi=f"{hi:g}"),
+                    _("divide by 255"))
     got = resolve(desc.get("sketch"), folder)
     block = evidence.SKETCH_BLOCK  # the reference block by block: no 188 MB copy of all the images
     want = np.concatenate([evidence.sketch(images[i:i + block].reshape((-1, 28, 28, 1)).astype("float32") / 255)
                            for i in range(0, n, block)]) if n else np.zeros((0, evidence.SKETCH_FEATURES))
     if not isinstance(got, np.ndarray) or got.shape != want.shape:
-        raise EvidenceError("the sketch of the large array is missing or of the wrong shape")
+        raise EvidenceError(_("the sketch of the large array is missing or of the wrong shape"))
     tol = 784 * (1e-6 + 1e-5)  # np.allclose's tolerance on each of a row's 784 values, weights below 1
     bad = np.flatnonzero(~(np.abs(got - want) <= tol))
     if bad.size:
-        checks.fail(what, f"image {int(bad[0])} equal to images[{int(bad[0])}] / 255",
-                    f"other values in {bad.size:,} of the {n:,} images", "each pixel should be its uint8 value / 255")
+        checks.fail(what, _("image {i} equal to images[{i}] / 255").format(i=int(bad[0])),
+                    _("other values in {k} of the {n} images").format(k=f"{bad.size:,}", n=f"{n:,}"),
+                    _("each pixel should be its uint8 value / 255"))
 
 
 # ----------------------------------------------------------------------------- one judge per graded cell
@@ -277,7 +288,7 @@ def _labels(cell: Cell, inputs: list[np.ndarray]) -> None:
     for item, labels in zip(cell.each("labels", len(inputs)), inputs):
         got = _returned(item, labels)
         if isinstance(got, dict):
-            raise EvidenceError("the labels were handed over as a sketch: too large")
+            raise EvidenceError(_("the labels were handed over as a sketch: too large"))
         checks.check_labels(got, labels)
 
 
@@ -285,12 +296,14 @@ def _table(cell: Cell, kind: str, expected: list[tuple], judge) -> None:
     """A function's results on the grader's own list of inputs (the record made for that list)."""
     item = next((i for i in cell.items if i.kind == kind and _same_inputs(i, expected)), None)
     if item is None:
-        raise MissingEvidence(f"the grader received no {kind} record for the test's {len(expected)} inputs: its "
-                              "checks did not all run as released")
+        raise MissingEvidence(_("the grader received no {kind} record for the test's {n} inputs: its checks did "
+                                "not all run as released").format(kind=kind, n=len(expected)))
     results = item.get("results")
-    if not isinstance(results, list) or len(results) != len(expected):
-        raise EvidenceError(f"the {kind} record has {len(results) if isinstance(results, list) else 'no'} results "
-                            f"for {len(expected)} inputs")
+    if not isinstance(results, list):
+        raise EvidenceError(_("the {kind} record has no results for {n} inputs").format(kind=kind, n=len(expected)))
+    if len(results) != len(expected):
+        raise EvidenceError(_("the {kind} record has {k} results for {n} inputs").format(kind=kind, k=len(results),
+                                                                                         n=len(expected)))
     judge(expected, [checks.from_evidence(r) for r in results])
 
 
@@ -336,16 +349,16 @@ def _distinct(cell: Cell) -> None:
     same weights; the flag alone could be written by anyone)."""
     flag = cell.take("distinct", 1)[0].get("distinct")
     if not isinstance(flag, bool):
-        raise EvidenceError("the record of two calls is malformed")
+        raise EvidenceError(_("the record of two calls is malformed"))
     checks.judge_distinct(flag)
     first, second = cell.model(1), cell.model(2)
     if not isinstance(first, keras.Model) or not isinstance(second, keras.Model):
-        raise EvidenceError("the two models built by the two calls did not reach the grader")
+        raise EvidenceError(_("the two models built by the two calls did not reach the grader"))
     a, b = first.get_weights(), second.get_weights()
     if len(a) == len(b) and all(x.shape == y.shape and np.array_equal(x, y) for x, y in zip(a, b)):
-        checks.fail("The builder called twice", "two new models, each with its own initial weights",
-                    "two models with identical weights", "create the model inside the function at each call "
-                    "(and set no random seed inside it)")
+        checks.fail(_("The builder called twice"), _("two new models, each with its own initial weights"),
+                    _("two models with identical weights"), _("create the model inside the function at each call "
+                                                              "(and set no random seed inside it)"))
 
 
 def judge_build_conv_base(cell: Cell, ref: Reference) -> None:
@@ -374,16 +387,16 @@ def judge_build_model_again(cell: Cell, ref: Reference) -> None:
 def judge_probabilities(cell: Cell, ref: Reference) -> None:
     batch = ref.train_images[:8].reshape((8, 28, 28, 1)).astype("float32") / 255
     noise = np.random.default_rng(503).random((5, 28, 28, 1), dtype=np.float32)
+    what = _("Predictions are probabilities over the 10 digits")
     for i, x in enumerate((batch, noise)):
         model = cell.model(i)
         if not isinstance(model, keras.Model):
-            checks.fail("Predictions are probabilities over the 10 digits", "a Keras model from build_model",
-                        checks._describe(model))
+            checks.fail(what, _("a Keras model from build_model"), checks._describe(model))
         try:
             probs = model.predict(x, verbose=0)
         except Exception as exc:  # noqa: BLE001 - the model cannot predict: the test fails
-            checks.fail("Predictions are probabilities over the 10 digits", "predictions of shape (n, 10)",
-                        f"{type(exc).__name__} from model.predict")
+            checks.fail(what, _("predictions of shape (n, 10)"),
+                        _("{error} from model.predict").format(error=type(exc).__name__))
         checks.check_probabilities(probs, len(x))
 
 
@@ -399,25 +412,26 @@ def judge_compile_model(cell: Cell, ref: Reference) -> None:
     for item, n_hidden in zip(cell.each("compiled", 2), (None, COMPILE_HIDDEN_N)):
         n = item.get("n_samples") if n_hidden is None else n_hidden
         if not isinstance(n, int) or isinstance(n, bool) or not 0 < n <= 10_000_000:
-            raise EvidenceError("the number of training images handed over is malformed")
+            raise EvidenceError(_("the number of training images handed over is malformed"))
         if n_hidden is not None and item.get("n_samples") != n_hidden:
-            raise EvidenceError("the hidden compile test's record is for another number of images")
+            raise EvidenceError(_("the hidden compile test's record is for another number of images"))
         _judge_compiled(item, n)
 
 
 def _judge_compiled(item: Item, n_samples: int) -> None:
     settings = item.get("settings")
     if not isinstance(settings, dict):
-        raise EvidenceError("the compiled settings are malformed")
+        raise EvidenceError(_("the compiled settings are malformed"))
     if settings.get("compiled"):
         ref_ = item.fields.get("model")
         if not isinstance(ref_, dict) or "$keras" not in ref_:
-            raise EvidenceError("the compiled model's file did not reach the grader")
+            raise EvidenceError(_("the compiled model's file did not reach the grader"))
         settings = checks.compile_settings(load_model(_data_path(item.folder, ref_["$keras"], ".keras"), compile=True))
     try:
         checks.judge_compile_settings(settings, n_samples)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise EvidenceError(f"the compiled settings are malformed ({type(exc).__name__}: {exc})") from None
+        raise EvidenceError(_("the compiled settings are malformed ({error})").format(
+            error=f"{type(exc).__name__}: {exc}")) from None
 
 
 def _history(value) -> dict:
@@ -425,7 +439,7 @@ def _history(value) -> dict:
     if not isinstance(value, dict) or not all(isinstance(value.get(k), list) for k in keys) \
             or len({len(value[k]) for k in keys}) != 1 or not value["loss"] \
             or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for k in keys for v in value[k]):
-        raise EvidenceError("the training history handed over is malformed")
+        raise EvidenceError(_("the training history handed over is malformed"))
     return value
 
 
@@ -436,7 +450,8 @@ def judge_plot_history(cell: Cell, ref: Reference) -> None:
         try:
             checks.judge_figure(item.get("figure"), hist)
         except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise EvidenceError(f"the figure's data is malformed ({type(exc).__name__})") from None
+            raise EvidenceError(_("the figure's data is malformed ({error})").format(
+                error=type(exc).__name__)) from None
 
 
 def judge_error_reduction(cell: Cell, ref: Reference) -> None:
@@ -453,13 +468,13 @@ def measure_accuracy(cell: Cell, ref: Reference) -> dict:
 
     model = cell.model(0, kind="trained_model")
     if not isinstance(model, keras.Model):
-        raise EvidenceError(f"no trained model: {checks._describe(model)}")
+        raise EvidenceError(_("no trained model: {what}").format(what=checks._describe(model)))
     try:
         m = measure(model, ref.data)
     except EvaluationError as exc:
         raise EvidenceError(str(exc)) from None
     except Exception as exc:  # noqa: BLE001
-        raise EvidenceError(f"the trained model cannot predict ({type(exc).__name__})") from None
+        raise EvidenceError(_("the trained model cannot predict ({error})").format(error=type(exc).__name__)) from None
     return {**m, "trained_on_test": m["accuracy"] - m["train_accuracy"] > TRAINED_ON_TEST_MARGIN}
 
 
@@ -508,14 +523,15 @@ def judge_cell(root: Path, notebook: str, cell_id: str, ref: Reference, threshol
                 JUDGES[(notebook, cell_id)](cell, ref)
                 verdict.passed = True
             else:
-                verdict.message, verdict.problem = "the grader has no judge for this test", True
+                verdict.message, verdict.problem = _("the grader has no judge for this test"), True
     except CheckFailed as exc:
         verdict.message = str(exc)
     except EvidenceError as exc:
         verdict.message, verdict.problem = str(exc), True
         verdict.missing = isinstance(exc, MissingEvidence)
     except Exception as exc:  # noqa: BLE001 - never a crash: this cell fails, with the reason
-        verdict.message, verdict.problem = f"the evidence could not be judged ({type(exc).__name__}: {exc})"[:400], True
+        verdict.message, verdict.problem = _("the evidence could not be judged ({error})").format(
+            error=f"{type(exc).__name__}: {exc}")[:400], True
     verdict.details["seconds"] = round(time.perf_counter() - t0, 3)
     return verdict
 
@@ -537,7 +553,7 @@ def main(argv: list[str] | None = None) -> int:
         if sys.stdin.readline().strip() != "go":
             return 0
     for item in filter(None, args.cells.split(",")):
-        notebook, _, cell = item.partition(":")
+        notebook, _sep, cell = item.partition(":")
         print(json.dumps({"start": [notebook, cell]}), flush=True)  # the driver knows where a crash happened
         with i18n.using(languages.get(notebook)):  # the checks speak the notebook's language
             verdict = judge_cell(Path(args.evidence), notebook, cell, ref, args.threshold)
