@@ -65,3 +65,36 @@ def test_make_lab_opens_the_first_notebook_of_the_edition(lang):
     assert (lab.ROOT / path).is_file(), path
     with pytest.raises(ValueError, match="has no language 'fr'"):
         lab.command(edition="fr")
+
+
+def _local_names(fn) -> set[str]:
+    """Names a function binds in its own scope (not in its comprehensions, lambdas or nested functions)."""
+    import ast
+
+    names, todo = set(), list(ast.iter_child_nodes(fn))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp,
+                             ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        todo.extend(ast.iter_child_nodes(node))
+    return names
+
+
+def test_no_function_hides_the_translation_function_behind_a_local_name():
+    """A function that binds `_` (``for _ in ...``, ``x, _ = ...``) cannot call ``_()``: the call
+    fails only when that path runs (a sandbox-stopped notebook once made nbgrader's autograde fail)."""
+    import ast
+
+    from autograder.course.catalogs import ROOT
+
+    found = []
+    for path in sorted([*ROOT.glob("mnistcnn/*.py"), *ROOT.glob("autograder/**/*.py")]):
+        for fn in ast.walk(ast.parse(path.read_text())):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and {"_", "N_"} & _local_names(fn):
+                calls = {n.func.id for n in ast.walk(fn) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+                if {"_", "N_"} & calls & _local_names(fn):
+                    found.append(f"{path.relative_to(ROOT)}:{fn.lineno} {fn.name}")
+    assert found == []

@@ -382,7 +382,7 @@ class CourseExecute(Execute):
     def _death_reason(self) -> tuple[str, str]:
         km = getattr(self, "_last_km", None)
         if isinstance(km, SandboxedKernelManager):
-            for _ in range(50):  # the launcher writes its report as it exits
+            for _attempt in range(50):  # the launcher writes its report as it exits
                 report = km.sandbox_report()
                 if report.get("state") == "ended":
                     break
