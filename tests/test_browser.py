@@ -287,6 +287,15 @@ def close_dialog(page) -> None:
     page.locator(".jp-Dialog").wait_for(state="detached")
 
 
+def assert_kernel(panel, lab: Lab, path: str, name: str, display_name: str) -> dict:
+    """The notebook at ``path`` runs in the kernel ``name``, shown as ``display_name``; its kernel spec."""
+    kernel_name = panel.locator(".jp-NotebookPanel-toolbar [data-jp-item-name=kernelName]")
+    assert kernel_name.inner_text().strip() == display_name
+    sessions = {s["path"]: s["kernel"]["name"] for s in lab.api("/api/sessions")}
+    assert sessions.get(path) == name, sessions
+    return lab.api("/api/kernelspecs")["kernelspecs"][name]["spec"]
+
+
 def docstrings_of_graded_tests(path: Path) -> list[str]:
     nb = nbformat.read(path, as_version=4)
     return [c.source.split('"""')[1] for c in nb.cells
@@ -302,11 +311,7 @@ def test_first_notebook_runs_all_in_the_course_kernel_and_shows_the_digits(page,
     panel = open_notebook(page, lab, path)
 
     # The course's own kernel, with its environment.
-    kernel_name = panel.locator(".jp-NotebookPanel-toolbar [data-jp-item-name=kernelName]")
-    assert kernel_name.inner_text().strip() == KERNEL_DISPLAY_NAME
-    sessions = {s["path"]: s["kernel"]["name"] for s in lab.api("/api/sessions")}
-    assert sessions.get(path) == KERNEL_NAME, sessions
-    spec = lab.api("/api/kernelspecs")["kernelspecs"][KERNEL_NAME]["spec"]
+    spec = assert_kernel(panel, lab, path, KERNEL_NAME, KERNEL_DISPLAY_NAME)
     assert {k: spec["env"].get(k) for k in TF_ENV} == TF_ENV, spec["env"]
     validate_button(panel)
     page.screenshot(path=ARTIFACTS / "01-notebook-opened.png")
@@ -449,11 +454,8 @@ def test_the_chinese_edition_runs_in_its_kernel_with_chinese_text(page, lab):
     the lesson, the digit grid and the grid's text alternative in Chinese."""
     path = f"solved-zh/{ASSIGNMENT}/01_data.ipynb"
     panel = open_notebook(page, lab, path)
-    kernel_name = panel.locator(".jp-NotebookPanel-toolbar [data-jp-item-name=kernelName]")
-    assert kernel_name.inner_text().strip() == ZH_DISPLAY_NAME
-    sessions = {s["path"]: s["kernel"]["name"] for s in lab.api("/api/sessions")}
-    assert sessions.get(path) == ZH_KERNEL, sessions
-    assert lab.api("/api/kernelspecs")["kernelspecs"][ZH_KERNEL]["spec"]["env"]["MNISTCNN_LANGUAGE"] == "zh_CN"
+    spec = assert_kernel(panel, lab, path, ZH_KERNEL, ZH_DISPLAY_NAME)
+    assert spec["env"]["MNISTCNN_LANGUAGE"] == "zh_CN"
 
     result = run_all(page, panel)
     page.screenshot(path=ARTIFACTS / "09-zh-run-all.png")

@@ -216,15 +216,22 @@ def test_the_chinese_kit_opens_its_first_notebook_in_the_chinese_kernel(built_zh
     assert first.cells[0].source.startswith("# 1 · 数据")
 
 
-def test_the_chinese_kit_hands_in_solved_notebooks(built_zh, tmp_path):
+def handin_in_a_copy(kit_folder: Path, tmp_path: Path, student: str):
+    """A copy of the kit with this environment's Python as the course's, and a function that runs
+    `python course.py handin --student <student>` in it."""
     folder = tmp_path / "kit"
-    shutil.copytree(built_zh.folder, folder)
+    shutil.copytree(kit_folder, folder)
     (folder / ".course-python").write_text(sys.executable)
-    run = [sys.executable, "course.py", "handin", "--student", "mei"]
-    proc = subprocess.run(run, cwd=folder, capture_output=True, text=True)
+    run = [sys.executable, "course.py", "handin", "--student", student]
+    return folder, lambda: subprocess.run(run, cwd=folder, capture_output=True, text=True)
+
+
+def test_the_chinese_kit_hands_in_solved_notebooks(built_zh, tmp_path):
+    folder, handin = handin_in_a_copy(built_zh.folder, tmp_path, "mei")
+    proc = handin()
     assert proc.returncode == 1 and proc.stdout.count("every answer cell is as handed out") == 3, proc.stdout
     release.solved_copy(folder / "convnet", "zh_CN")
-    proc = subprocess.run(run, cwd=folder, capture_output=True, text=True)
+    proc = handin()
     assert proc.returncode == 0 and f"Wrote {folder / 'convnet-mei.zip'}" in proc.stdout, proc.stdout + proc.stderr
 
 
@@ -238,15 +245,12 @@ def test_course_py_finds_the_venvs_python_on_every_system(built, monkeypatch, ca
 
 def test_course_py_handin_refuses_blank_notebooks_and_zips_solved_ones(built, tmp_path):
     """`python course.py handin` in a copy of the kit, with this environment's Python as the course's."""
-    folder = tmp_path / "kit"
-    shutil.copytree(built.folder, folder)
-    (folder / ".course-python").write_text(sys.executable)
-    run = [sys.executable, "course.py", "handin", "--student", "ada"]
-    proc = subprocess.run(run, cwd=folder, capture_output=True, text=True)
+    folder, handin = handin_in_a_copy(built.folder, tmp_path, "ada")
+    proc = handin()
     assert proc.returncode == 1 and proc.stdout.count("every answer cell is as handed out") == 3, proc.stdout
     assert not (folder / "convnet-ada.zip").exists()
     release.solved_copy(folder / "convnet")
-    proc = subprocess.run(run, cwd=folder, capture_output=True, text=True)
+    proc = handin()
     assert proc.returncode == 0 and f"Wrote {folder / 'convnet-ada.zip'}" in proc.stdout, proc.stdout + proc.stderr
 
 
