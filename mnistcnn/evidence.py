@@ -29,6 +29,10 @@ import numpy as np
 from mnistcnn.grading import RECORD_ENV
 
 FOLDER = "evidence"
+#: Beside a test's evidence, as the grader keeps it: the answer runner's account of its run (what raised,
+#: which answer cell was missing), and the reason the evidence was refused, if it was.
+RUN_FILE = "_run.json"
+PROBLEMS_FILE = "_problems.txt"
 #: Arrays with more elements than this are handed over as a sketch (see :func:`sketch`).
 MAX_FULL_ELEMENTS = 2_000_000
 #: Features of each row in a sketch (random non-negative projections).

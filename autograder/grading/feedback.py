@@ -6,6 +6,8 @@ import html
 import json
 from pathlib import Path
 
+from autograder.grading import results_shown
+from autograder.grading.answers import locked_sources
 from autograder.grading.commands import course_config, last_error, run_converter
 from autograder.grading.feedback_labels import translate_labels
 from autograder.grading.language import _
@@ -71,10 +73,16 @@ def write_feedback(job: Job, paths: JobPaths, result: JobResult) -> bool:
     result.autograded = {p.name: p.read_bytes() for p in sorted(autograded.glob("*.ipynb"))}
     clean = paths.course / "for_feedback" / job.student / ASSIGNMENT
     clean.mkdir(parents=True)
+    secrets = results_shown.hidden_lines([src for data in job.solutions.values()
+                                          for src in locked_sources(data).values()])
+    verdicts = {(v["notebook"], v["cell"]): v for v in result.verdicts}
     for path in sorted(autograded.glob("*.ipynb")):
         nb, lang = nbformat.read(path, as_version=4), job.language(path.stem)
         restore_locked(nb, edition_sources(job, path.stem))
         sanitize_for_feedback(nb, edition_sources(job, path.stem))
+        with i18n.using(lang):
+            results_shown.show_results(nb, path.stem, result.grades.get(path.stem, {}), verdicts,
+                                       _accuracy_notes(result, path.stem), secrets)
         lines = [i["text"] for i in result.incidents if i.get("notebook") in (path.stem, None)]
         if lines:  # what the grader noticed, at the top of the feedback
             with i18n.using(lang):
@@ -94,6 +102,14 @@ def write_feedback(job: Job, paths: JobPaths, result: JobResult) -> bool:
         with i18n.using(job.language(None)):
             result.feedback["not_graded.html"] = not_graded_page(missing, job.language(None)).encode()
     return True
+
+
+def _accuracy_notes(result: JobResult, notebook: str) -> dict:
+    """The accuracy test's note (the accuracy the grader measured), the one note shown in its cell's place."""
+    from autograder.grading.verdicts import ACCURACY_CELL
+
+    note = result.notes.get(notebook, {}).get(ACCURACY_CELL[1]) if notebook == ACCURACY_CELL[0] else None
+    return {ACCURACY_CELL: note} if note else {}
 
 
 def not_graded_page(lines: list[str], lang: str) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 from traitlets.config import Config
 
 from autograder.course import release
+from autograder.grading import answers
 from autograder.grading import late as late_mod
 from autograder.grading.commands import CONFIG_FILE, course_config, last_error, run_converter
 from autograder.grading.feedback import write_feedback
@@ -88,7 +89,7 @@ def _environments(job: Job, paths: JobPaths) -> tuple[Config, dict, list[str] | 
     execute = Config()
     execute.CourseExecute.kernel_env = kernel_env(job.threads, paths.record)
     execute.CourseExecute.incidents_file = str(paths.tmp / "incidents.jsonl")
-    execute.CourseExecute.evidence_dir = str(paths.evidence)
+    execute.CourseExecute.evidence_dir = str(paths.tmp / "kernel_evidence")  # the trained model's, for the judge
     execute.CourseExecute.kernel_output = os.devnull  # the kernel process's own messages, unbounded: dropped
     execute.CourseExecute.upcoming = sorted(job.files)  # each next kernel starts while a notebook runs
     execute.CourseExecute.kernel_preload = KERNEL_PRELOAD
@@ -107,11 +108,39 @@ def _environments(job: Job, paths: JobPaths) -> tuple[Config, dict, list[str] | 
         judging = paths.tmp / "judge-sandbox.json"  # the evidence and the grader's own code, read-only
         judging.write_text(json.dumps({"limits": job.sandbox["limits"], "data": data,
                                        "ro": [str(paths.evidence), str(release.ROOT / "autograder")]}))
-        (paths.runtime / "judge").mkdir()
-        prefix = [sys.executable, "-m", "autograder.sandbox", "run", "--config", str(judging),
-                  "--run-dir", str(paths.runtime / "judge"), "--events", str(paths.runtime / "judge-events.json"),
-                  "--"]
+        prefix = _sandbox_prefix(paths, "judge", judging)
+        running = paths.tmp / "runner-sandbox.json"  # the answer runner sees only its own code of the grader's
+        running.write_text(json.dumps({"limits": job.sandbox["limits"], "data": data,
+                                       "ro": [str(paths.tmp / "runner" / "code")]}))
+        paths.runner_prefix = _sandbox_prefix(paths, "runner", running)
     return execute, judge_env, prefix
+
+
+def _sandbox_prefix(paths: JobPaths, name: str, config: Path) -> list[str]:
+    """The command prefix that runs a process of the grader's in the sandbox described by ``config``."""
+    (paths.runtime / name).mkdir()
+    return [sys.executable, "-m", "autograder.sandbox", "run", "--config", str(config),
+            "--run-dir", str(paths.runtime / name), "--events", str(paths.runtime / f"{name}-events.json"), "--"]
+
+
+def _start_runner(job: Job, paths: JobPaths, env: dict) -> answers.Runner | None:
+    """Stage 2c: the grader's own run of the answers, started now (it runs while the notebooks run)."""
+    if not job.files:
+        return None
+    return answers.start_runner(job, paths.tmp / "runner", env=env, cwd=str(paths.tmp),
+                                prefix=paths.runner_prefix, preexec_fn=die_with_parent)
+
+
+def _gather_evidence(job: Job, paths: JobPaths, runner: answers.Runner | None) -> None:
+    """Stage 3b: the judge's evidence: the runner's for every exercise, the notebook's for the trained model."""
+    answers.collect(runner, paths.evidence, timeout=job.timeout)
+    if paths.runtime:  # a launcher stopped before it could remove its cgroups
+        sandbox.cleanup(str(paths.runtime / "runner-events.json"))
+    kernel = paths.tmp / "kernel_evidence" / JUDGED_ACCURACY_CELL[0] / ACCURACY_CELL
+    if kernel.is_dir():
+        dest = paths.evidence / JUDGED_ACCURACY_CELL[0] / ACCURACY_CELL
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(kernel, dest)
 
 
 def _autograde(job: Job, paths: JobPaths, execute: Config, result: JobResult) -> bool:
@@ -175,7 +204,8 @@ def _judged_languages(job: Job) -> dict:
     return {nb: job.language(nb) for nb in job.files}
 
 
-def _accuracy_note(verdict: dict, threshold: float, max_score: float) -> tuple[float | None, str, str]:
+def _accuracy_note(verdict: dict, threshold: float, max_score: float,
+                   kernel_passed: bool = True) -> tuple[float | None, str, str]:
     """The accuracy, the reason it earns nothing (if so), and the note under the accuracy cell."""
     d = verdict.get("details", {})
     accuracy = d.get("accuracy")
@@ -187,9 +217,12 @@ def _accuracy_note(verdict: dict, threshold: float, max_score: float) -> tuple[f
         why = _("the model was trained on the test set: {test:.2%} on the test images but only "
                 "{train:.2%} on training images it should have learnt from").format(test=accuracy,
                                                                                    train=d["train_accuracy"])
+    elif verdict.get("passed") and not kernel_passed:
+        why = _("the grader measured {accuracy:.2%}, but this test failed in your notebook (see its error)").format(
+            accuracy=accuracy)
     else:
         why = ""
-    score = max_score if verdict.get("passed") else 0.0
+    score = max_score if verdict.get("passed") and kernel_passed else 0.0
     if why:
         return accuracy, why, _("Grader: {why}: 0 of {max:g} points.").format(why=why, max=max_score)
     measured = _("Grader: test accuracy measured outside your notebook, in a clean process, on freshly loaded test "
@@ -199,23 +232,25 @@ def _accuracy_note(verdict: dict, threshold: float, max_score: float) -> tuple[f
 
 
 def _disagreement(verdict: dict, kernel_passed: bool, max_score: float) -> str | None:
-    """The note when the grader's verdict differs from the notebook's own run (or the evidence was bad)."""
+    """The note when the grader's run of the answer and the notebook's own run disagree (or the
+    grader's run went wrong): a cell earns its points only when both pass."""
     if verdict["passed"] and not kernel_passed:
-        return _("Grader: this test failed in your notebook, but the grader's own check of your answer passes: "
-                 "{max:g} of {max:g} points.").format(max=max_score)
+        return _("Grader: this test failed in your notebook, so it earns no points (0 of {max:g}), although the "
+                 "grader's own run of your answer found nothing wrong: run the notebook from the top "
+                 "(Restart and Run All) and read the test's error.").format(max=max_score)
     if not verdict["passed"] and (kernel_passed or (verdict.get("problem") and not verdict.get("missing"))):
         first = verdict["message"].strip().splitlines()[0] if verdict["message"].strip() else _("no reason given")
-        text = _("Grader: this test passed in your notebook, but failed the grader's own check of what the test "
-                 "handed over (evidence judged outside your notebook): {why}: 0 of {max:g} points.") if kernel_passed \
-            else _("Grader: this test failed the grader's own check of what the test handed over (evidence judged "
-                   "outside your notebook): {why}: 0 of {max:g} points.")
+        text = _("Grader: this test passed in your notebook, but failed when the grader ran your answer itself "
+                 "(plain Python, only your answer cells, its own inputs): {why}: 0 of {max:g} points.") \
+            if kernel_passed else _("Grader: this test failed when the grader ran your answer itself (plain "
+                                    "Python, only your answer cells, its own inputs): {why}: 0 of {max:g} points.")
         return text.format(why=first, max=max_score)
     return None
 
 
 def _apply_verdicts(job: Job, paths: JobPaths, verdicts: list[dict], result: JobResult) -> None:
-    """Stage 5: the gradebook's score of every graded cell is the grader's verdict; notes where it
-    differs from what the notebook showed."""
+    """Stage 5: a graded cell earns its points when its run in the notebook and the grader's verdict on
+    its own run of the answer both pass; notes where they differ."""
     from nbgrader.api import Gradebook
 
     by_cell = {(v["notebook"], v["cell"]): v for v in verdicts}
@@ -245,16 +280,18 @@ def _apply_notebook(job: Job, nb, by_cell: dict, autograded: Path, result: JobRe
             continue
         verdict = by_cell.get((nb.name, grade.name)) or {"passed": False, "problem": True,
                                                           "message": _("the grader has no verdict")}
-        grade.auto_score, grade.needs_manual_grade = (grade.max_score if verdict["passed"] else 0.0), False
+        earned = verdict["passed"] and kernel_passed  # a failed test is a failed test
+        grade.auto_score, grade.needs_manual_grade = (grade.max_score if earned else 0.0), False
         if grade.name == ACCURACY_CELL:
             result.accuracy, result.accuracy_note, note = _accuracy_note(verdict, job.threshold,
-                                                                         grade.max_score)
-            show = not verdict["passed"]
+                                                                         grade.max_score, kernel_passed)
+            show = not earned
         else:
             note = _disagreement(verdict, kernel_passed, grade.max_score)
             show = note is not None
         if note:
             _annotate(autograded / f"{nb.name}.ipynb", grade.name, note)
+            result.notes.setdefault(nb.name, {})[grade.name] = note
         if show:  # among the grader's notes (feedback and class report)
             result.incidents.append({"notebook": nb.name, "cell": grade.name,
                                      "kind": "accuracy" if grade.name == ACCURACY_CELL else "verdict",
@@ -288,7 +325,7 @@ def grade_one(job: Job) -> JobResult:
     result = JobResult(job.student, job.input_sha, pid=os.getpid(), host=os.uname().nodename,
                        incidents=list(job.incidents), sandbox="bubblewrap" if job.sandbox else "none",
                        threshold=job.threshold, languages=dict(job.languages))
-    paths = ready = None
+    paths = ready = runner = None
     try:
         if job.started_marker:  # lets a test see which worker runs which job
             Path(job.started_marker).parent.mkdir(parents=True, exist_ok=True)
@@ -297,9 +334,12 @@ def grade_one(job: Job) -> JobResult:
         paths = _lay_out(job)
         execute, judge_env, prefix = _environments(job, paths)
         ready = _start_judge(job, paths, judge_env, prefix)
+        runner = _start_runner(job, paths, judge_env)
         if not _autograde(job, paths, execute, result):
             return result
         t_judge = time.perf_counter()
+        _gather_evidence(job, paths, runner)
+        runner = None
         verdicts, ready = _judge(job, paths, judge_env, prefix, ready), None
         result.judge_seconds = round(time.perf_counter() - t_judge, 2)
         _apply_verdicts(job, paths, verdicts, result)
@@ -312,6 +352,7 @@ def grade_one(job: Job) -> JobResult:
         return result
     finally:
         discard(ready, _judge_events(paths) if paths else None)  # not used: autograde failed or timed out
+        answers.stop(runner)
         if paths and paths.runtime:  # sandboxed: a kernel started ahead for a notebook that never ran is stopped
             from autograder.sandbox.execute import end_run
 

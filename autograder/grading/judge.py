@@ -38,14 +38,14 @@ quiet_tensorflow()
 
 import keras  # noqa: E402
 
+from autograder.grading import exercises as ex  # noqa: E402
 from autograder.grading.language import _  # noqa: E402
 from autograder.grading.verdicts import ACCURACY_CELL, GRADED_CELLS, Verdict  # noqa: E402
 from mnistcnn import checks, evidence, i18n  # noqa: E402
 from mnistcnn.checks import CheckFailed  # noqa: E402
 from mnistcnn.constants import ACCURACY_THRESHOLD  # noqa: E402
 
-#: Written by the grader's collection step when a cell's evidence was refused (too much, not a file).
-PROBLEMS_FILE = "_problems.txt"
+PROBLEMS_FILE, RUN_FILE = evidence.PROBLEMS_FILE, evidence.RUN_FILE
 MAX_JSON_BYTES = 8 * 2**20
 MAX_ARRAY_BYTES = 64 * 2**20
 MAX_MODEL_BYTES = 64 * 2**20
@@ -75,7 +75,7 @@ class Item:
     def get(self, name: str):
         if name not in self.fields:
             raise EvidenceError(_("the {kind} record has no {name}").format(kind=self.kind, name=repr(name)))
-        return resolve(self.fields[name], self.folder)
+        return tame(resolve(self.fields[name], self.folder))
 
 
 def resolve(value, folder: Path):
@@ -142,6 +142,18 @@ def load_model(path: Path, compile: bool = False):
             error=f"{type(exc).__name__}: {first}")) from None
 
 
+def tame(value):
+    """A value from evidence with every text in it cut short (:func:`short_text`): what student code
+    made can be quoted in a message, a few words of it, never a page."""
+    if isinstance(value, str):
+        return short_text(value) if len(value) > QUOTE_MAX or "\n" in value else value
+    if isinstance(value, list):
+        return [tame(v) for v in value]
+    if isinstance(value, dict):
+        return {k: tame(v) for k, v in value.items()}
+    return value
+
+
 def read_cell(folder: Path) -> list[Item]:
     """The records of one cell, in the order they were written."""
     if not folder.is_dir():
@@ -190,7 +202,7 @@ class Cell:
         item = self.take(kind, index + 1)[index]
         failure = item.fields.get("failure")
         if isinstance(failure, str):  # the builder failed in the kernel: a record that can only cost points
-            raise checks.CheckFailed(failure[:2000])
+            raise checks.CheckFailed("\n".join(short_text(line) for line in failure.splitlines()[:5]))
         model = item.get("model")
         if not isinstance(model, keras.Model):
             return checks.from_evidence(model)
@@ -229,7 +241,7 @@ def _returned(item: Item, inputs: np.ndarray, name: str = "output"):
     if not isinstance(out, dict):
         raise EvidenceError(_("the {kind} record has no {name}").format(kind=item.kind, name=name))
     if "value" in out:
-        return checks.from_evidence(resolve(out["value"], item.folder))
+        return checks.from_evidence(tame(resolve(out["value"], item.folder)))
     desc = out.get("array")
     if not isinstance(desc, dict):
         raise EvidenceError(_("the {kind} record's {name} is malformed").format(kind=item.kind, name=name))
@@ -272,24 +284,107 @@ def _judge_sketch(desc: dict, folder: Path, images: np.ndarray) -> None:
                     _("each pixel should be its uint8 value / 255"))
 
 
+# ----------------------------------------------------------------------------- hidden inputs stay hidden
+
+
+class _Part:
+    """Which part of a test the judge is at: a failure on a hidden input is told without the input."""
+
+    hidden = False
+
+
+@contextlib.contextmanager
+def hidden_part():
+    """Judge the records of the test's hidden part: a failure says what is wrong, not on which input."""
+    _Part.hidden = True
+    try:
+        yield
+    finally:
+        _Part.hidden = False
+
+
+def hide_inputs(message: str) -> str:
+    """A check's message on a hidden input, without the input and without what the answer gave on it:
+    its first line (what is checked) and its likely mistake, if any."""
+    lines = message.strip().splitlines()
+    mistake = [ln for ln in lines[1:] if ln.strip().startswith(_("likely mistake:"))]
+    return "\n".join([lines[0] if lines else "", "  " + _("on an input of the grader's hidden test (not shown)"),
+                       *mistake[:1]])
+
+
+def explain_missing(folder: Path) -> str | None:
+    """Why the grader's run of the answer handed over less than its test records, from the runner's
+    account (:data:`autograder.grading.answers.RUN_FILE`): an answer cell missing, what raised where,
+    the run stopped. Student code's own words are cut short, and never from the hidden part."""
+    try:
+        run = json.loads((folder / RUN_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(run, dict):
+        return None
+    if run.get("missing_answers"):
+        return _("your notebook has no answer cell {cells}: the grader runs the answer cells it released, "
+                 "found by their place in the notebook (their nbgrader id)").format(
+            cells=", ".join(str(c)[:40] for c in run["missing_answers"][:3]))
+    problem = run.get("problem")
+    if problem:
+        return {"timeout": _("the grader's own run of your answer took too long and was stopped"),
+                "too large": _("the grader's own run of your answer handed back too much data"),
+                "nothing": _("the grader's own run of your answer ended without handing anything back "
+                             "(did it exit the process?)")}.get(problem, _("the grader's own run of your answer "
+                                                                        "was stopped"))
+    errors = [e for e in run.get("errors") or [] if isinstance(e, dict)]
+    first = next((e for e in errors if str(e.get("where", "")).startswith("answer cell")), None) \
+        or next((e for e in errors if e.get("where") == "visible test"), None) \
+        or next((e for e in errors if e.get("where") == "hidden test"), None)
+    if first is None:
+        return None
+    name = str(first.get("error", "Exception"))[:40]
+    if name == "NotImplementedError":
+        return _("the answer is not written yet: it still raises NotImplementedError")
+    if first.get("where") == "hidden test":
+        return _("your answer raised {error} on an input of the grader's hidden test (not shown)").format(error=name)
+    text = short_text(first.get("message"))
+    error = f"{name}: {text}" if text else name
+    if first.get("where") == "visible test":
+        return _("when the grader ran the test on your answer, it raised {error}").format(error=error)
+    return _("when the grader ran your answer cell {cell} on its own (plain Python, only the cells this exercise "
+             "needs), it raised {error}; everything the answer needs must be in its answer cell").format(
+        cell=str(first["where"]).removeprefix("answer cell ")[:40], error=error)
+
+
+#: Characters of the student's own words (an exception's message) a message of the grader quotes at most.
+QUOTE_MAX = 80
+
+
+def short_text(text) -> str:
+    """Words that came from student code, as the grader's messages quote them: one line, cut short."""
+    line = str(text or "").strip().splitlines()[0] if str(text or "").strip() else ""
+    return line if len(line) <= QUOTE_MAX else line[:QUOTE_MAX - 1] + "…"
+
+
 # ----------------------------------------------------------------------------- one judge per graded cell
 
 
-def _images(cell: Cell, inputs: list[np.ndarray]) -> None:
-    for item, images in zip(cell.each("images", len(inputs)), inputs):
-        got = _returned(item, images)
-        if isinstance(got, dict):
-            _judge_sketch(got, item.folder, images)
-        else:
-            checks.check_images(got, images)
+def _images(cell: Cell, inputs: list[np.ndarray], hidden: list[np.ndarray] = ()) -> None:
+    inputs = [*inputs, *hidden]
+    for i, (item, images) in enumerate(zip(cell.each("images", len(inputs)), inputs)):
+        with hidden_part() if i >= len(inputs) - len(hidden) else contextlib.nullcontext():
+            got = _returned(item, images)
+            if isinstance(got, dict):
+                _judge_sketch(got, item.folder, images)
+            else:
+                checks.check_images(got, images)
 
 
-def _labels(cell: Cell, inputs: list[np.ndarray]) -> None:
-    for item, labels in zip(cell.each("labels", len(inputs)), inputs):
-        got = _returned(item, labels)
-        if isinstance(got, dict):
-            raise EvidenceError(_("the labels were handed over as a sketch: too large"))
-        checks.check_labels(got, labels)
+def _labels(cell: Cell, inputs: list[np.ndarray], hidden: list[np.ndarray] = ()) -> None:
+    inputs = [*inputs, *hidden]
+    for i, (item, labels) in enumerate(zip(cell.each("labels", len(inputs)), inputs)):
+        with hidden_part() if i >= len(inputs) - len(hidden) else contextlib.nullcontext():
+            got = _returned(item, labels)
+            if isinstance(got, dict):
+                raise EvidenceError(_("the labels were handed over as a sketch: too large"))
+            checks.check_labels(got, labels)
 
 
 def _table(cell: Cell, kind: str, expected: list[tuple], judge) -> None:
@@ -304,7 +399,7 @@ def _table(cell: Cell, kind: str, expected: list[tuple], judge) -> None:
     if len(results) != len(expected):
         raise EvidenceError(_("the {kind} record has {k} results for {n} inputs").format(kind=kind, k=len(results),
                                                                                          n=len(expected)))
-    judge(expected, [checks.from_evidence(r) for r in results])
+    judge(expected, [checks.from_evidence(tame(r)) for r in results])
 
 
 def _same_inputs(item: Item, expected: list[tuple]) -> bool:
@@ -314,13 +409,11 @@ def _same_inputs(item: Item, expected: list[tuple]) -> bool:
 
 
 def judge_preprocess_images(cell: Cell, ref: Reference) -> None:
-    noise = np.random.default_rng(501).integers(0, 256, size=(37, 28, 28), dtype=np.uint8)
-    _images(cell, [ref.train_images[:500], noise, ref.test_images[-3:]])
+    _images(cell, [ref.train_images[:500]], ex.hidden_images(ref.test_images))
 
 
 def judge_encode_labels(cell: Cell, ref: Reference) -> None:
-    labels = np.random.default_rng(502).integers(0, 10, size=41)
-    _labels(cell, [ref.train_labels[:500], labels, np.array([0, 1, 2])])
+    _labels(cell, [ref.train_labels[:500]], ex.hidden_labels())
 
 
 def judge_prepared_data(cell: Cell, ref: Reference) -> None:
@@ -334,13 +427,15 @@ PARAM_COUNT_VISIBLE = [(3, 1, 32), (3, 32, 64), (5, 3, 16)]
 
 
 def judge_conv_output_size(cell: Cell, ref: Reference) -> None:
-    for configs in (OUTPUT_SIZE_VISIBLE, list(checks._conv_configs())):
-        _table(cell, "output_size", configs, checks.judge_output_sizes)
+    _table(cell, "output_size", OUTPUT_SIZE_VISIBLE, checks.judge_output_sizes)
+    with hidden_part():
+        _table(cell, "output_size", ex.output_size_configs(), checks.judge_output_sizes)
 
 
 def judge_conv_param_count(cell: Cell, ref: Reference) -> None:
-    for configs in (PARAM_COUNT_VISIBLE, checks.param_count_configs()):
-        _table(cell, "param_count", configs, checks.judge_param_counts)
+    _table(cell, "param_count", PARAM_COUNT_VISIBLE, checks.judge_param_counts)
+    with hidden_part():
+        _table(cell, "param_count", ex.param_count_configs(), checks.judge_param_counts)
 
 
 def _distinct(cell: Cell) -> None:
@@ -363,7 +458,8 @@ def _distinct(cell: Cell) -> None:
 
 def judge_build_conv_base(cell: Cell, ref: Reference) -> None:
     checks.check_conv_base(cell.model(0))
-    _distinct(cell)
+    with hidden_part():
+        _distinct(cell)
 
 
 def judge_read_summary(cell: Cell, ref: Reference) -> None:
@@ -377,7 +473,8 @@ def judge_read_summary(cell: Cell, ref: Reference) -> None:
 
 def judge_build_model(cell: Cell, ref: Reference) -> None:
     checks.check_full_model(cell.model(0))
-    _distinct(cell)
+    with hidden_part():
+        _distinct(cell)
 
 
 def judge_build_model_again(cell: Cell, ref: Reference) -> None:
@@ -386,18 +483,18 @@ def judge_build_model_again(cell: Cell, ref: Reference) -> None:
 
 def judge_probabilities(cell: Cell, ref: Reference) -> None:
     batch = ref.train_images[:8].reshape((8, 28, 28, 1)).astype("float32") / 255
-    noise = np.random.default_rng(503).random((5, 28, 28, 1), dtype=np.float32)
     what = _("Predictions are probabilities over the 10 digits")
-    for i, x in enumerate((batch, noise)):
-        model = cell.model(i)
-        if not isinstance(model, keras.Model):
-            checks.fail(what, _("a Keras model from build_model"), checks._describe(model))
-        try:
-            probs = model.predict(x, verbose=0)
-        except Exception as exc:  # noqa: BLE001 - the model cannot predict: the test fails
-            checks.fail(what, _("predictions of shape (n, 10)"),
-                        _("{error} from model.predict").format(error=type(exc).__name__))
-        checks.check_probabilities(probs, len(x))
+    for i, x in enumerate((batch, ex.probability_inputs())):
+        with hidden_part() if i else contextlib.nullcontext():
+            model = cell.model(i)
+            if not isinstance(model, keras.Model):
+                checks.fail(what, _("a Keras model from build_model"), checks._describe(model))
+            try:
+                probs = model.predict(x, verbose=0)
+            except Exception as exc:  # noqa: BLE001 - the model cannot predict: the test fails
+                checks.fail(what, _("predictions of shape (n, 10)"),
+                            _("{error} from model.predict").format(error=type(exc).__name__))
+            checks.check_probabilities(probs, len(x))
 
 
 #: The number of training images the hidden test compiles for (a schedule built for a fixed number
@@ -415,7 +512,8 @@ def judge_compile_model(cell: Cell, ref: Reference) -> None:
             raise EvidenceError(_("the number of training images handed over is malformed"))
         if n_hidden is not None and item.get("n_samples") != n_hidden:
             raise EvidenceError(_("the hidden compile test's record is for another number of images"))
-        _judge_compiled(item, n)
+        with hidden_part() if n_hidden else contextlib.nullcontext():
+            _judge_compiled(item, n)
 
 
 def _judge_compiled(item: Item, n_samples: int) -> None:
@@ -434,31 +532,23 @@ def _judge_compiled(item: Item, n_samples: int) -> None:
             error=f"{type(exc).__name__}: {exc}")) from None
 
 
-def _history(value) -> dict:
-    keys = ("loss", "val_loss", "accuracy", "val_accuracy")
-    if not isinstance(value, dict) or not all(isinstance(value.get(k), list) for k in keys) \
-            or len({len(value[k]) for k in keys}) != 1 or not value["loss"] \
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for k in keys for v in value[k]):
-        raise EvidenceError(_("the training history handed over is malformed"))
-    return value
-
-
 def judge_plot_history(cell: Cell, ref: Reference) -> None:
-    made_up = [checks.example_history().history, checks.example_history(epochs=7, seed=504).history]
-    for item, hist in zip(cell.each("figure", 3), [*made_up, None]):
-        hist = hist if hist is not None else _history(item.get("history"))
-        try:
-            checks.judge_figure(item.get("figure"), hist)
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise EvidenceError(_("the figure's data is malformed ({error})").format(
-                error=type(exc).__name__)) from None
+    """The visible test's made-up history, then the hidden test's (:data:`exercises.HISTORIES`)."""
+    made_up = [checks.example_history().history,
+               *(checks.example_history(epochs=e, seed=s).history for e, s in ex.HISTORIES)]
+    for i, (item, hist) in enumerate(zip(cell.each("figure", len(made_up)), made_up)):
+        with hidden_part() if i else contextlib.nullcontext():
+            try:
+                checks.judge_figure(item.get("figure"), hist)
+            except (KeyError, TypeError, ValueError, IndexError) as exc:
+                raise EvidenceError(_("the figure's data is malformed ({error})").format(
+                    error=type(exc).__name__)) from None
 
 
 def judge_error_reduction(cell: Cell, ref: Reference) -> None:
-    rng = np.random.default_rng(505)
-    hidden = [(float(c), float(d)) for c, d in zip(rng.uniform(0.95, 0.999, 8), rng.uniform(0.80, 0.949, 8))]
-    for cases in ([(0.993, 0.978)], hidden):
-        _table(cell, "error_reduction", cases, checks.judge_error_reductions)
+    _table(cell, "error_reduction", [(0.993, 0.978)], checks.judge_error_reductions)
+    with hidden_part():
+        _table(cell, "error_reduction", ex.error_reduction_cases(), checks.judge_error_reductions)
 
 
 def measure_accuracy(cell: Cell, ref: Reference) -> dict:
@@ -512,6 +602,7 @@ def judge_cell(root: Path, notebook: str, cell_id: str, ref: Reference, threshol
     """One cell's verdict; whatever goes wrong fails this cell only."""
     t0 = time.perf_counter()
     verdict = Verdict(notebook, cell_id, False)
+    _Part.hidden = False
     try:
         cell = Cell(read_cell(root / notebook / cell_id))
         with contextlib.redirect_stdout(io.StringIO()), _not_recording():
@@ -525,10 +616,12 @@ def judge_cell(root: Path, notebook: str, cell_id: str, ref: Reference, threshol
             else:
                 verdict.message, verdict.problem = _("the grader has no judge for this test"), True
     except CheckFailed as exc:
-        verdict.message = str(exc)
+        verdict.message = hide_inputs(str(exc)) if _Part.hidden else str(exc)
+    except MissingEvidence as exc:
+        verdict.message, verdict.problem, verdict.missing = explain_missing(root / notebook / cell_id) or str(exc), \
+            True, True
     except EvidenceError as exc:
         verdict.message, verdict.problem = str(exc), True
-        verdict.missing = isinstance(exc, MissingEvidence)
     except Exception as exc:  # noqa: BLE001 - never a crash: this cell fails, with the reason
         verdict.message, verdict.problem = _("the evidence could not be judged ({error})").format(
             error=f"{type(exc).__name__}: {exc}")[:400], True

@@ -61,6 +61,7 @@ class JobResult:
     verdicts: list = field(default_factory=list)
     accuracy: float | None = None
     accuracy_note: str = ""
+    notes: dict = field(default_factory=dict)  # notebook -> grade_id -> the grader's note under that test cell
     history: dict | None = None
     log: str = ""
     seconds: float = 0.0
@@ -84,6 +85,7 @@ class JobPaths:
     record: Path
     evidence: Path
     runtime: Path | None = None
+    runner_prefix: list | None = None  # the answer runner's sandbox command prefix (None: unsandboxed)
 
     @property
     def sandbox_config(self) -> Path:
