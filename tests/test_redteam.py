@@ -94,6 +94,38 @@ def test_case_outcome(graded, case):
         assert not bad, f"{case.name}: {bad}"
     if "no_process" in case.extra:
         assert not _pids_with(case.extra["no_process"]), "a process of the notebook outlived it"
+    if "feedback_lacks" in case.extra:
+        pages = [html.unescape(p.read_text(errors="replace")) for p in (ws / "feedback" / student).rglob("*.html")]
+        assert pages, f"{case.name}: no feedback page"
+        for text in case.extra["feedback_lacks"]:
+            assert not any(text in page for page in pages), f"{case.name}: {text!r} in the feedback"
+
+
+def hidden_material() -> list[str]:
+    """Every line of hidden test code (the solutions' hidden parts) and of the grader's hidden parts and
+    inputs (autograder/grading/exercises.py), long enough not to be said by chance."""
+    from autograder.grading import exercises, results_shown
+    from autograder.grading.answers import locked_sources
+
+    sources = [src for p in sorted((ROOT / "solutions" / ASSIGNMENT).glob("*.ipynb"))
+               for src in locked_sources(p.read_bytes()).values()]
+    code = [ln.strip() for ln in Path(exercises.__file__).read_text().splitlines()
+            if len(ln.strip()) >= 25 and not ln.strip().startswith(("#", '"', "def ", "class ", "import ", "from "))]
+    return results_shown.hidden_lines(sources) + code
+
+
+def test_no_hidden_line_in_any_page(graded):
+    """No line of a hidden test, and none of the grader's hidden inputs, in any student's feedback, the
+    class report or the CSVs, whatever the corpus printed, raised, warned, displayed or wrote."""
+    secrets = hidden_material()
+    assert len(secrets) > 20, secrets
+    pages = [p for ws in (graded["ws"], graded["ws_zip"])
+             for p in [*(ws / "feedback").rglob("*.html"), ws / "report.html", *ws.glob("*.csv")] if p.is_file()]
+    assert len(pages) > len(redteam.CASES)
+    for page in pages:
+        text = html.unescape(page.read_text(errors="replace"))
+        found = [s for s in secrets if s in text]
+        assert not found, f"{page}: {found[:3]}"
 
 
 def test_honest_student_keeps_full_marks(graded):

@@ -93,13 +93,18 @@ class Runner:
     exercises: list
 
 
-def runner_files(folder: Path) -> Path:
-    """The runner and the exercises, copied alone into ``folder`` (what its sandbox shows of the grader)."""
+def runner_file(folder: Path) -> Path:
+    """The runner, copied alone into ``folder``: all its sandbox shows of the grader's code."""
     folder.mkdir(parents=True, exist_ok=True)
-    here = Path(__file__).resolve().parent
-    for name in ("runner.py", "exercises.py"):
-        shutil.copyfile(here / name, folder / name)
+    shutil.copyfile(Path(__file__).resolve().parent / "runner.py", folder / "runner.py")
     return folder / "runner.py"
+
+
+def request(spec: dict) -> bytes:
+    """What the runner reads on its standard input: the spec's length, the spec, then the hidden parts
+    (:mod:`autograder.grading.exercises`' source), which only its keeper process reads."""
+    data = json.dumps(spec).encode()
+    return len(data).to_bytes(8, "big") + data + Path(ex.__file__).read_bytes()
 
 
 def start_runner(job: Job, folder: Path, *, env: dict, cwd: str, prefix: list[str] | None = None,
@@ -108,13 +113,13 @@ def start_runner(job: Job, folder: Path, *, env: dict, cwd: str, prefix: list[st
     spec = runner_spec(job, timeout)
     if not spec["exercises"]:
         return None
-    script = runner_files(folder / "code")
+    script = runner_file(folder / "code")
     out, err = folder / "results.jsonl", folder / "stderr.txt"
     with open(out, "wb") as stdout, open(err, "wb") as stderr:
         proc = subprocess.Popen([*(prefix or []), sys.executable, "-I", str(script)], stdin=subprocess.PIPE,
                                 stdout=stdout, stderr=stderr, env=env, cwd=cwd, preexec_fn=preexec_fn)
     try:
-        proc.stdin.write(json.dumps(spec).encode())
+        proc.stdin.write(request(spec))
         proc.stdin.close()
     except OSError:
         pass

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 from autograder.grading import results_shown
-from autograder.grading.answers import locked_sources
 from autograder.grading.commands import course_config, last_error, run_converter
 from autograder.grading.feedback_labels import translate_labels
 from autograder.grading.language import _
@@ -73,8 +72,7 @@ def write_feedback(job: Job, paths: JobPaths, result: JobResult) -> bool:
     result.autograded = {p.name: p.read_bytes() for p in sorted(autograded.glob("*.ipynb"))}
     clean = paths.course / "for_feedback" / job.student / ASSIGNMENT
     clean.mkdir(parents=True)
-    secrets = results_shown.hidden_lines([src for data in job.solutions.values()
-                                          for src in locked_sources(data).values()])
+    secrets = results_shown.secret_lines(job.solutions)
     verdicts = {(v["notebook"], v["cell"]): v for v in result.verdicts}
     for path in sorted(autograded.glob("*.ipynb")):
         nb, lang = nbformat.read(path, as_version=4), job.language(path.stem)

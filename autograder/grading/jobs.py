@@ -17,7 +17,7 @@ from pathlib import Path
 from traitlets.config import Config
 
 from autograder.course import release
-from autograder.grading import answers
+from autograder.grading import answers, results_shown
 from autograder.grading import late as late_mod
 from autograder.grading.commands import CONFIG_FILE, course_config, last_error, run_converter
 from autograder.grading.feedback import write_feedback
@@ -253,6 +253,9 @@ def _apply_verdicts(job: Job, paths: JobPaths, verdicts: list[dict], result: Job
     its own run of the answer both pass; notes where they differ."""
     from nbgrader.api import Gradebook
 
+    secrets = results_shown.secret_lines(job.solutions)
+    for v in verdicts:  # what the grader says never quotes a hidden test, whatever the answer handed over
+        v["message"] = results_shown.redact(v.get("message") or "", secrets)
     by_cell = {(v["notebook"], v["cell"]): v for v in verdicts}
     result.verdicts = verdicts
     autograded = paths.autograded / job.student / ASSIGNMENT

@@ -30,6 +30,20 @@ def hidden_lines(sources: list[str]) -> list[str]:
     return sorted(set(lines), key=len, reverse=True)
 
 
+def secret_lines(solutions: dict) -> list[str]:
+    """What must never reach a page: every line of the hidden parts of the source notebooks' test cells
+    (``solutions``: file name -> bytes), and every line of code of the grader's hidden parts and inputs."""
+    from pathlib import Path
+
+    from autograder.grading import exercises
+    from autograder.grading.answers import locked_sources
+
+    code = [ln.strip() for ln in Path(exercises.__file__).read_text().splitlines()
+            if len(ln.strip()) >= 2 * MIN_SECRET and not ln.strip().startswith(("#", '"'))]
+    return sorted(set(hidden_lines([src for data in solutions.values() for src in locked_sources(data).values()])
+                      + code), key=len, reverse=True)
+
+
 def redact(text: str, secrets: list[str]) -> str:
     """``text`` with every occurrence of a secret line (whitespace as it may be re-spaced) replaced."""
     for secret in secrets:
