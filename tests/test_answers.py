@@ -18,12 +18,11 @@ import pytest
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from fixtures.judging import Grader  # noqa: E402
+from fixtures.judging import exercise_with, judge_result, run_exercises  # noqa: E402
 from fixtures.reference import build_model as reference_model  # noqa: E402
 
-from autograder.grading import judge  # noqa: E402
 from mnistcnn import checks, recipe, screening  # noqa: E402
-from mnistcnn.constants import ACCURACY_THRESHOLD, ASSIGNMENT  # noqa: E402
+from mnistcnn.constants import ASSIGNMENT  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -278,7 +277,7 @@ WRONG = {
         _base = _make()
         def build_conv_base():
             return _base"""),
-        ["two new models", "at each call"]),
+        ["at each call"]),
     "add_on_a_functional_base": ("build_model", """
         def build_conv_base():
             inputs = keras.Input(shape=(28, 28, 1))
@@ -307,7 +306,7 @@ WRONG = {
     # 3. training
     "schedule_for_a_fixed_number": ("compile_model", compile_(
         optimizer="keras.optimizers.RMSprop(learning_rate=recipe.learning_rate_schedule(60000))"),
-        ["a schedule for 60,000 images", "whatever n_samples is"]),
+        ["whatever n_samples is"]),
     "schedule_over_one_epoch_of_steps": ("compile_model", compile_(
         optimizer="keras.optimizers.RMSprop(keras.optimizers.schedules.CosineDecay("
                   "1e-3, decay_steps=n_samples // 64))"),
@@ -361,12 +360,23 @@ def standins(mnist):
     }
 
 
-def run_answer(tmp_path, monkeypatch, standins, exercise: str, source: str):
-    """The answer in the kernel (its test cell's own outcome) and the judge's verdict on its evidence."""
+@pytest.fixture(scope="module")
+def graded_corpus():
+    """The whole corpus run by the grader's answer runner in one process (a fresh fork per answer, as in
+    grading): answer name -> (the runner's entry, its result)."""
+    corpus = {name: (v[0], v[1]) for name, v in [*RIGHT.items(), *WRONG.items()]}
+    entries = {name: exercise_with(*EXERCISES[ex], {ex: textwrap.dedent(src)}) for name, (ex, src) in corpus.items()}
+    results = run_exercises(list(entries.values()))
+    return {name: (entry, result) for (name, entry), result in zip(entries.items(), results)}
+
+
+def run_answer(tmp_path, graded_corpus, standins, name: str, exercise: str, source: str):
+    """The answer in the kernel (its test cell's own outcome, the visible test) and the judge's verdict on
+    the grader's own run of it (the answer runner: the answer cell in a fresh process, visible and hidden
+    inputs)."""
     from keras import layers
 
     notebook, grade_id = EXERCISES[exercise]
-    grader = Grader(tmp_path, monkeypatch, notebook)
     ns = {"checks": checks, "np": np, "keras": keras, "layers": layers, "plt": plt, "recipe": recipe,
           "build_model": reference_model, **standins}
     exec(compile(textwrap.dedent(source), f"<answer {exercise}>", "exec"), ns)  # noqa: S102
@@ -377,8 +387,7 @@ def run_answer(tmp_path, monkeypatch, standins, exercise: str, source: str):
         kernel = str(exc)
     finally:
         plt.close("all")
-    grader.collect(grade_id)
-    return kernel, judge.judge_cell(grader.evidence, notebook, grade_id, judge.Reference(), ACCURACY_THRESHOLD)
+    return kernel, judge_result(tmp_path, *graded_corpus[name])
 
 
 def test_the_corpus_is_as_large_as_promised():
@@ -387,22 +396,31 @@ def test_the_corpus_is_as_large_as_promised():
 
 
 @pytest.mark.parametrize("name", sorted(RIGHT))
-def test_right_answer_passes_in_the_kernel_and_for_the_grader(name, tmp_path, monkeypatch, standins):
+def test_right_answer_passes_in_the_kernel_and_for_the_grader(name, tmp_path, graded_corpus, standins):
     exercise, source = RIGHT[name]
-    kernel, verdict = run_answer(tmp_path, monkeypatch, standins, exercise, source)
+    kernel, verdict = run_answer(tmp_path, graded_corpus, standins, name, exercise, source)
     assert kernel is None, f"the check refused a right answer:\n{kernel}"
     assert verdict.passed, f"the grader refused a right answer:\n{verdict.message}"
 
 
+#: Wrong answers only the grader's hidden part catches (the notebook's visible test passes them): the
+#: grader's message says what is wrong and the likely mistake, not the hidden input.
+HIDDEN_ONLY = {"labels_without_num_classes", "one_shared_model", "schedule_for_a_fixed_number"}
+
+
 @pytest.mark.parametrize("name", sorted(WRONG))
-def test_wrong_answer_fails_with_its_own_message(name, tmp_path, monkeypatch, standins):
+def test_wrong_answer_fails_with_its_own_message(name, tmp_path, graded_corpus, standins):
     exercise, source, must_say = WRONG[name]
-    kernel, verdict = run_answer(tmp_path, monkeypatch, standins, exercise, source)
+    kernel, verdict = run_answer(tmp_path, graded_corpus, standins, name, exercise, source)
+    assert not verdict.passed and not verdict.problem, verdict.message
+    for text in must_say:
+        assert text in verdict.message, verdict.message
+    if name in HIDDEN_ONLY:
+        assert kernel is None, f"the visible test now catches {name}: move it out of HIDDEN_ONLY\n{kernel}"
+        assert "(not shown)" in verdict.message and "expected:" not in verdict.message, verdict.message
+        return
     assert kernel is not None, "a wrong answer passed the notebook's test"
     for part in ("expected:", "you have:", "likely mistake:"):
         assert part in kernel, kernel
     for text in must_say:
         assert text in kernel, kernel
-    assert not verdict.passed and not verdict.problem, verdict.message
-    for text in must_say:
-        assert text in verdict.message, verdict.message

@@ -287,20 +287,19 @@ def _judge_sketch(desc: dict, folder: Path, images: np.ndarray) -> None:
 # ----------------------------------------------------------------------------- hidden inputs stay hidden
 
 
-class _Part:
-    """Which part of a test the judge is at: a failure on a hidden input is told without the input."""
-
-    hidden = False
-
-
 @contextlib.contextmanager
 def hidden_part():
-    """Judge the records of the test's hidden part: a failure says what is wrong, not on which input."""
-    _Part.hidden = True
+    """Judge the records of the test's hidden part: a failure says what is wrong, not on which input,
+    and quotes nothing the answer gave there."""
     try:
         yield
-    finally:
-        _Part.hidden = False
+    except (CheckFailed, EvidenceError) as exc:
+        if isinstance(exc, EvidenceError):
+            raise
+        raise CheckFailed(hide_inputs(str(exc))) from None
+    except Exception as exc:  # noqa: BLE001 - an error the answer raised on a hidden input
+        raise CheckFailed(_("your answer raised an error on an input of the grader's hidden test (not shown): "
+                            "{error}").format(error=type(exc).__name__)) from None
 
 
 def hide_inputs(message: str) -> str:
@@ -602,7 +601,6 @@ def judge_cell(root: Path, notebook: str, cell_id: str, ref: Reference, threshol
     """One cell's verdict; whatever goes wrong fails this cell only."""
     t0 = time.perf_counter()
     verdict = Verdict(notebook, cell_id, False)
-    _Part.hidden = False
     try:
         cell = Cell(read_cell(root / notebook / cell_id))
         with contextlib.redirect_stdout(io.StringIO()), _not_recording():
@@ -616,7 +614,7 @@ def judge_cell(root: Path, notebook: str, cell_id: str, ref: Reference, threshol
             else:
                 verdict.message, verdict.problem = _("the grader has no judge for this test"), True
     except CheckFailed as exc:
-        verdict.message = hide_inputs(str(exc)) if _Part.hidden else str(exc)
+        verdict.message = str(exc)
     except MissingEvidence as exc:
         verdict.message, verdict.problem, verdict.missing = explain_missing(root / notebook / cell_id) or str(exc), \
             True, True
