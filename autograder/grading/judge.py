@@ -305,8 +305,10 @@ def hidden_part():
 def hide_inputs(message: str) -> str:
     """A check's message on a hidden input, without the input and without what the answer gave on it:
     its first line (what is checked) and its likely mistake, if any."""
+    from mnistcnn.i18n import _ as course_  # the checks' own label, in the checks' catalog
+
     lines = message.strip().splitlines()
-    mistake = [ln for ln in lines[1:] if ln.strip().startswith(_("likely mistake:"))]
+    mistake = [ln for ln in lines[1:] if ln.strip().startswith(course_("likely mistake:"))]
     return "\n".join([lines[0] if lines else "", "  " + _("on an input of the grader's hidden test (not shown)"),
                        *mistake[:1]])
 
@@ -457,8 +459,7 @@ def _distinct(cell: Cell) -> None:
 
 def judge_build_conv_base(cell: Cell, ref: Reference) -> None:
     checks.check_conv_base(cell.model(0))
-    with hidden_part():
-        _distinct(cell)
+    _distinct(cell)  # no input to hide: the builder called twice
 
 
 def judge_read_summary(cell: Cell, ref: Reference) -> None:
@@ -472,8 +473,7 @@ def judge_read_summary(cell: Cell, ref: Reference) -> None:
 
 def judge_build_model(cell: Cell, ref: Reference) -> None:
     checks.check_full_model(cell.model(0))
-    with hidden_part():
-        _distinct(cell)
+    _distinct(cell)
 
 
 def judge_build_model_again(cell: Cell, ref: Reference) -> None:
