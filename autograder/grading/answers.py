@@ -51,6 +51,25 @@ def _sources(data: bytes, kind: str) -> dict[str, str]:
     return out
 
 
+def _defining(data: bytes, name: str) -> str | None:
+    """The first code cell without nbgrader's metadata that defines ``name()``: an answer cell whose
+    metadata the student's tools lost (the course's answer cells are named after their function)."""
+    for cell in _cells(data):
+        if cell.cell_type == "code" and not cell.get("metadata", {}).get("nbgrader") \
+                and re.search(rf"^def {re.escape(name)}\(", cell.source, re.M):
+            return cell.source
+    return None
+
+
+def answer_sources(data: bytes, wanted: tuple[str, ...]) -> dict[str, str]:
+    """grade_id -> the submitted answer cell of each of ``wanted`` (by its id, else by the function it defines)."""
+    found = _sources(data, "solution")
+    for gid in wanted:
+        if gid not in found and (source := _defining(data, gid)) is not None:
+            found[gid] = source
+    return found
+
+
 def locked_sources(data: bytes) -> dict[str, str]:
     """grade_id -> source of a notebook's locked code cells (set-up cells and tests)."""
     return _sources(data, "locked")
@@ -68,10 +87,11 @@ def runner_spec(job: Job, timeout: float | None = None) -> dict:
         source = job.solutions.get(f"{notebook}.ipynb")
         if source is None:
             continue
-        locked, answers = _sources(source, "locked"), _sources(job.files[notebook], "solution")
+        locked = _sources(source, "locked")
         for (nb, cell), e in ex.EXERCISES.items():
             if nb != notebook:
                 continue
+            answers = answer_sources(job.files[notebook], e.answers)
             todo.append({"notebook": nb, "cell": cell, "probe": e.probe,
                          "setup": [[gid, locked[gid]] for gid in e.setup if gid in locked],
                          "answers": [[gid, answers[gid]] for gid in e.answers if gid in answers],
