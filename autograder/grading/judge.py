@@ -38,9 +38,10 @@ quiet_tensorflow()
 
 import keras  # noqa: E402
 
+from autograder.grading import references as checks  # noqa: E402
 from autograder.grading.language import _  # noqa: E402
 from autograder.grading.verdicts import ACCURACY_CELL, GRADED_CELLS, Verdict  # noqa: E402
-from mnistcnn import checks, evidence, i18n  # noqa: E402
+from mnistcnn import evidence, i18n  # noqa: E402
 from mnistcnn.checks import CheckFailed  # noqa: E402
 from mnistcnn.constants import ACCURACY_THRESHOLD  # noqa: E402
 
@@ -334,7 +335,7 @@ PARAM_COUNT_VISIBLE = [(3, 1, 32), (3, 32, 64), (5, 3, 16)]
 
 
 def judge_conv_output_size(cell: Cell, ref: Reference) -> None:
-    for configs in (OUTPUT_SIZE_VISIBLE, list(checks._conv_configs())):
+    for configs in (OUTPUT_SIZE_VISIBLE, checks.conv_configs()):
         _table(cell, "output_size", configs, checks.judge_output_sizes)
 
 
