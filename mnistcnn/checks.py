@@ -35,7 +35,6 @@ quiet_tensorflow()
 import keras  # noqa: E402
 
 from mnistcnn import constants, evidence, hints, i18n  # noqa: E402
-from mnistcnn import expected as E  # noqa: E402
 from mnistcnn.i18n import N_, _  # noqa: E402
 
 
@@ -175,7 +174,15 @@ def _array_evidence(x):
 
 
 def check_images(x, images) -> None:
-    """``x`` must be ``images`` (uint8, (N, 28, 28)) as float32 (N, 28, 28, 1) in [0, 1]."""
+    """``x`` must be ``images`` (uint8, (N, 28, 28)) as float32 (N, 28, 28, 1) in [0, 1]: checked by
+    its properties and scaled back (``x * 255`` close to the uint8 pixels)."""
+    __tracebackhide__ = True
+    _check_images(x, images, _scaled_close, _fail_scaling)
+
+
+def _check_images(x, images, close: Callable, explain: Callable) -> None:
+    """:func:`check_images` with ``close(x, images)`` telling right pixel values and
+    ``explain(x, images, what)`` failing on wrong ones."""
     __tracebackhide__ = True
     evidence.save("images", input=evidence.fingerprint(images), output=_array_evidence(x))
     x = as_array(x)
@@ -207,8 +214,8 @@ def check_images(x, images) -> None:
     if hi > 1.0 + 1e-6 or lo < -1e-6:
         fail(what, _("values in [0, 1]"), _("values from {lo} to {hi}").format(lo=f"{lo:g}", hi=f"{hi:g}"),
              _("the pixels are not scaled: divide by 255") if hi > 1.5 else _("values outside [0, 1]"))
-    if not _scaled_close(x, images):
-        _fail_scaling(x, images, what)
+    if not close(x, images):
+        explain(x, images, what)
     passed(_("{what}: all {n} images").format(what=what, n=f"{n:,}"))
 
 
@@ -221,21 +228,23 @@ def _an_array(shape) -> str:
 
 
 def _fail_scaling(x, images, what: str) -> None:
-    """The images hold other values than ``images / 255``: say how they were scaled."""
+    """The images hold other values than each uint8 pixel / 255: say how they were scaled (from
+    ``x`` scaled back, ``x * 255`` against ``images``)."""
     __tracebackhide__ = True
     n = len(images)
-    reference = images.reshape((n, 28, 28, 1)).astype("float32") / 255
-    if np.allclose(x, images.reshape(x.shape).astype("float32") / 256, atol=1e-6):
+    pixels = images.reshape(x.shape).astype("float32")
+    if _scaled_close(x, images, 256):
         mistake = _("divide by 255 (the largest pixel value), not 256")
-    elif np.allclose(x, reference / max(float(reference.max()), 1e-12), atol=1e-6):
+    elif _scaled_close(x, images, max(float(images.max()), 1e-12)):
         mistake = _("divide by 255, not by the largest value of this batch")
-    elif np.allclose(np.sort(x.ravel()), np.sort(reference.ravel()), atol=1e-6):
+    elif np.allclose(np.sort(x.ravel()) * 255, np.sort(pixels.ravel()), atol=255e-6):
         mistake = _("the pixels are rearranged: reshape, don't transpose or shuffle")
     else:
         mistake = _("each pixel should be its uint8 value divided by 255")
-    bad = int(np.argmax(np.abs(x - reference).reshape(n, -1).max(axis=1)))
+    off = np.abs(x * np.float32(255) - pixels).reshape(n, -1).max(axis=1) / 255
+    bad = int(np.argmax(off))
     fail(what, _("image {i} equal to images[{i}] / 255").format(i=bad),
-         _("a largest difference of {diff}").format(diff=f"{float(np.abs(x - reference).max()):.4g}"), mistake)
+         _("a largest difference of {diff}").format(diff=f"{float(off.max()):.4g}"), mistake)
 
 
 #: Images compared per block: np.allclose on all 60,000 at once makes several temporary copies of
@@ -243,12 +252,13 @@ def _fail_scaling(x, images, what: str) -> None:
 CLOSE_BLOCK = 1024
 
 
-def _scaled_close(x: np.ndarray, images: np.ndarray) -> bool:
-    """``np.allclose(x, images / 255, atol=1e-6)`` (as float32, shaped like ``x``), block by block."""
+def _scaled_close(x: np.ndarray, images: np.ndarray, scale: float = 255) -> bool:
+    """``x * scale`` close to the uint8 ``images`` (shaped like ``x``), block by block: the tolerance
+    of ``np.allclose(x, images / scale, atol=1e-6)``, scaled back."""
     for i in range(0, len(images), CLOSE_BLOCK):
         block = images[i:i + CLOSE_BLOCK]
-        if not np.allclose(x[i:i + CLOSE_BLOCK], block.reshape((len(block), 28, 28, 1)).astype("float32") / 255,
-                           atol=1e-6):
+        pixels = block.reshape(x[i:i + CLOSE_BLOCK].shape).astype("float32")
+        if not np.allclose(x[i:i + CLOSE_BLOCK] * np.float32(scale), pixels, atol=scale * 1e-6):
             return False
     return True
 
@@ -295,108 +305,157 @@ def check_labels(y, labels) -> None:
 # --------------------------------------------------------------------------- 2. formulas
 
 
-def _conv_configs():
-    for size in (5, 7, 13, 26, 28, 32):
-        for kernel in (1, 2, 3, 5):
-            for stride in (1, 2, 3):
-                for padding in ("valid", "same"):
-                    if kernel <= size:
-                        yield size, kernel, stride, padding
+def _cases(cases) -> tuple[list[tuple], list | None]:
+    """The inputs of a check and their stored values: ``{inputs: value}`` gives both, a list of
+    inputs gives the inputs alone (their values are then unknown here: see the checks)."""
+    if isinstance(cases, dict):
+        return [tuple(c) for c in cases], list(cases.values())
+    return [tuple(c) for c in cases], None
 
 
-def keras_output_size(size: int, kernel: int, stride: int, padding: str) -> int:
-    layer = keras.layers.Conv2D(1, kernel, strides=stride, padding=padding)
-    return int(layer.compute_output_shape((None, size, size, 1))[1])
+def check_output_size_function(fn: Callable[..., int], cases) -> None:
+    """``fn(size, kernel, stride=..., padding=...)`` on each configuration of ``cases``.
 
-
-def check_output_size_function(fn: Callable[..., int], configs=None) -> None:
-    """``fn(size, kernel, stride, padding)`` must agree with Keras on every configuration."""
+    ``cases`` maps each configuration ``(size, kernel, stride, padding)`` to the size Keras's Conv2D
+    gives, as the test cell states it: each result must be that value. Given a list of
+    configurations without values, the check records the results for the grader (which judges them
+    against its own references) and checks here only that each is a number.
+    """
     __tracebackhide__ = True
-    configs = [tuple(c) for c in (configs or _conv_configs())]
+    configs, wants = _cases(cases)
     results = results_of(fn, [((size, kernel), {"stride": stride, "padding": padding})
                               for size, kernel, stride, padding in configs])
     evidence.save("output_size", configs=configs, results=[as_evidence(r) for r in results])
-    judge_output_sizes(configs, results)
+    if wants is None:
+        _judge_types(configs, results, _("conv_output_size agrees with Keras's Conv2D"), _output_size_inputs)
+        return
+    judge_output_sizes(configs, results, wants, _output_size_mistake)
 
 
-def judge_output_sizes(configs, results) -> None:
-    """The results of conv_output_size on ``configs`` (one each), against Keras."""
+def _output_size_inputs(size, kernel, stride, padding) -> str:
+    return _("size={size}, kernel={kernel}, stride={stride}, padding='{padding}'").format(
+        size=size, kernel=kernel, stride=stride, padding=padding)
+
+
+def _judge_types(configs, results, what: str, inputs: Callable[..., str]) -> None:
+    """Results whose right values are not known here: each must be a number, not an exception."""
+    __tracebackhide__ = True
+    for config, got in zip(configs, results):
+        expected = _("a number for {inputs}").format(inputs=inputs(*config))
+        if isinstance(got, Raised):
+            fail(what, expected, _("an exception: {error}").format(error=got.text))
+        _require_number(got, what, expected)
+
+
+def judge_output_sizes(configs, results, wants, mistake: Callable) -> None:
+    """The results of conv_output_size on ``configs`` (one each) against the right sizes ``wants``;
+    ``mistake(got, want, size, kernel, stride, padding)`` names the likely mistake."""
     __tracebackhide__ = True
     what = _("conv_output_size agrees with Keras's Conv2D")
-    for (size, kernel, stride, padding), got in zip(configs, results):
-        want = keras_output_size(size, kernel, stride, padding)
+    for (size, kernel, stride, padding), got, want in zip(configs, results, wants):
         expected = _("{want} for size={size}, kernel={kernel}, stride={stride}, padding='{padding}'").format(
             want=want, size=size, kernel=kernel, stride=stride, padding=padding)
         if isinstance(got, Raised):
             fail(what, expected, _("an exception: {error}").format(error=got.text))
         _require_number(got, what, expected)
         if got != want or isinstance(got, float) and not float(got).is_integer():
-            fail(what, expected, repr(got), _output_size_mistake(got, size, kernel, stride, padding))
+            fail(what, expected, repr(got), mistake(got, want, size, kernel, stride, padding))
     passed(_("{what} on {n} configurations").format(what=what, n=len(configs)))
 
 
-def _output_size_mistake(got, size: int, kernel: int, stride: int, padding: str) -> str:
-    if padding == "same" and got == (size - kernel) // stride + 1:
+def _output_size_mistake(got, want: int, size: int, kernel: int, stride: int, padding: str) -> str:
+    """The likely mistake behind ``got``, told from its relation to the right size ``want``."""
+    if padding == "same" and got < want:
         return _("padding='same' pads so that the output is ceil(size / stride)")
-    if padding == "valid" and got == size - kernel + 1 and stride > 1:
+    if padding != "valid":
+        return _("valid: (size - kernel) // stride + 1; same: ceil(size / stride)")
+    if stride > 1 and got > want and float(got).is_integer() and (int(got) - 1) // stride == want - 1:
         return _("the stride is ignored: divide (size - kernel) by the stride")
-    if padding == "valid" and got == (size - kernel) / stride + 1:
+    if isinstance(got, float) and not got.is_integer() and math.floor(got) == want:
         return _("use integer division (//): a window only counts if it fits entirely")
-    if padding == "valid" and got == (size - kernel) // stride:
+    if got == want - 1:
         return _("forgot the + 1 (the first window position)")
-    if padding == "valid" and got == math.ceil((size - kernel) / stride) + 1:
+    if got == want + 1 and (size - kernel) % stride:
         return _("round down, not up: a window that runs off the edge is dropped")
     return _("valid: (size - kernel) // stride + 1; same: ceil(size / stride)")
 
 
-def keras_param_count(kernel: int, in_channels: int, filters: int) -> int:
-    layer = keras.layers.Conv2D(filters, kernel)
-    layer.build((None, 28, 28, in_channels))
-    return int(layer.count_params())
+def check_param_count_function(fn: Callable[..., int], cases) -> None:
+    """``fn(kernel, in_channels, filters)`` on each configuration of ``cases``.
 
-
-def param_count_configs() -> list[tuple[int, int, int]]:
-    return [(k, c, f) for k in (1, 3, 5) for c in (1, 3, 32, 64) for f in (1, 16, 64)]
-
-
-def check_param_count_function(fn: Callable[..., int], configs=None) -> None:
-    """``fn(kernel, in_channels, filters)`` must agree with Keras's count_params()."""
+    ``cases`` maps each configuration ``(kernel, in_channels, filters)`` to what Keras's
+    Conv2D.count_params() gives, as the test cell states it: each result must be that value. Given a
+    list of configurations without values, the check records the results for the grader (which
+    judges them against its own references) and checks here only that each is a number.
+    """
     __tracebackhide__ = True
-    configs = [tuple(c) for c in (configs or param_count_configs())]
+    configs, wants = _cases(cases)
     results = results_of(fn, [(tuple(c), {}) for c in configs])
     evidence.save("param_count", configs=configs, results=[as_evidence(r) for r in results])
-    judge_param_counts(configs, results)
+    if wants is None:
+        _judge_types(configs, results, _("conv_param_count agrees with Keras's Conv2D.count_params()"),
+                     _param_count_inputs)
+        return
+    judge_param_counts(configs, results, wants, _param_count_mistake)
 
 
-def judge_param_counts(configs, results) -> None:
-    """The results of conv_param_count on ``configs`` (one each), against Keras."""
+def _param_count_inputs(kernel, in_channels, filters) -> str:
+    return _("kernel={kernel}, in_channels={in_channels}, filters={filters}").format(
+        kernel=kernel, in_channels=in_channels, filters=filters)
+
+
+def judge_param_counts(configs, results, wants, mistake: Callable) -> None:
+    """The results of conv_param_count on ``configs`` (one each) against the right counts ``wants``;
+    ``mistake(got, want, kernel, in_channels, filters)`` names the likely mistake."""
     __tracebackhide__ = True
     what = _("conv_param_count agrees with Keras's Conv2D.count_params()")
-    for (kernel, in_channels, filters), got in zip(configs, results):
-        want = keras_param_count(kernel, in_channels, filters)
+    for (kernel, in_channels, filters), got, want in zip(configs, results, wants):
         if isinstance(got, Raised):
             got.again()
         expected = _("{want} for kernel={kernel}, in_channels={in_channels}, filters={filters}").format(
             want=want, kernel=kernel, in_channels=in_channels, filters=filters)
         _require_number(got, what, expected)
         if got != want:
-            fail(what, expected, repr(got), _param_count_mistake(got, kernel, in_channels, filters))
+            fail(what, expected, repr(got), mistake(got, want, kernel, in_channels, filters))
     passed(_("{what} on {n} configurations").format(what=what, n=len(configs)))
 
 
-def _param_count_mistake(got, kernel: int, in_channels: int, filters: int) -> str:
-    if got == kernel * kernel * in_channels * filters:
+def _param_count_mistake(got, want: int, kernel: int, in_channels: int, filters: int) -> str:
+    """The likely mistake behind ``got``, told from its relation to the right count ``want``."""
+    per_filter = want // filters - 1 if filters else 0  # the weights of one filter
+    if got == want - filters:
         return _("the biases are missing: each filter has one bias, + filters")
-    if got == (kernel * kernel + 1) * filters:
+    if filters and got % filters == 0 and (got // filters - 1) * in_channels == per_filter and in_channels > 1:
         return _("each filter spans all input channels: kernel * kernel * in_channels weights")
-    if got == kernel * kernel * in_channels * filters + 1:
+    if got == want - filters + 1:
         return _("one bias per filter, not one in all")
-    if got == (kernel * in_channels + 1) * filters:
+    if filters and got % filters == 0 and (got // filters - 1) * kernel == per_filter and kernel > 1:
         return _("the kernel is square: kernel * kernel weights per channel")
     return "(kernel * kernel * in_channels + 1) * filters"
 
 
 # --------------------------------------------------------------------------- 2-4. the model
+
+
+#: The architecture the lesson states, layer by layer: (class, output shape, parameters, config).
+#: The output shapes and parameter counts of the layers are left out (None): reading them is an
+#: exercise, and the grader keeps them (autograder/grading/references.py). The lesson gives the
+#: Flatten's 576 numbers and the total of 93,322 parameters.
+CONV_BASE = [
+    ("Conv2D", None, None, {"filters": 32, "kernel_size": (3, 3), "activation": "relu"}),
+    ("MaxPooling2D", None, None, {}),
+    ("Conv2D", None, None, {"filters": 64, "kernel_size": (3, 3), "activation": "relu"}),
+    ("MaxPooling2D", None, None, {}),
+    ("Conv2D", None, None, {"filters": 64, "kernel_size": (3, 3), "activation": "relu"}),
+]
+
+FULL_MODEL = CONV_BASE + [
+    ("Flatten", (576,), None, {}),
+    ("Dense", None, None, {"units": 64, "activation": "relu"}),
+    ("Dense", None, None, {"units": 10, "activation": "softmax"}),
+]
+
+TOTAL_PARAMS = 93_322
 
 
 def _leaf_layers(model) -> list:
@@ -546,7 +605,8 @@ FLATTEN_MISSING = N_("Flatten is missing: Dense layers need a vector, flatten th
 
 
 def _check_layers(rows, spec, what: str) -> None:
-    """Compare layer rows with the spec (class, output shape, params, config checks)."""
+    """Compare layer rows with the spec (class, output shape, params, config checks); a shape or a
+    count given as None is not compared."""
     __tracebackhide__ = True
     for i, (want, got) in enumerate(zip(spec, rows)):
         w_cls, w_shape, w_params, w_cfg = want
@@ -564,10 +624,13 @@ def _check_layers(rows, spec, what: str) -> None:
             mistake = (_("one output unit per digit: Dense(10, activation='softmax')") if w_cfg["units"] == 10
                        else _("the book's classifier has Dense(64, activation='relu') before the output"))
             fail(where, _("{n} units").format(n=w_cfg["units"]), _("{n} units").format(n=g_cfg["units"]), mistake)
-        if g_shape != w_shape:
+        if w_params is None and g_cls in ("Conv2D", "Dense") and g_cfg.get("use_bias") is False:
+            fail(_("{where} parameters").format(where=where), _("use_bias=True (the default)"), "use_bias=False",
+                 _("use_bias must stay True; check the number of filters/units"))
+        if w_shape is not None and g_shape != w_shape:
             fail(_("{where} output shape").format(where=where), w_shape, g_shape,
                  _("check the layers before this one (sizes, padding, pooling)"))
-        if g_params != w_params:
+        if w_params is not None and g_params != w_params:
             fail(_("{where} parameters").format(where=where), f"{w_params:,}", f"{g_params:,}",
                  _("use_bias must stay True; check the number of filters/units"))
 
@@ -652,8 +715,10 @@ def _check_count(rows, spec, what: str) -> None:
              _("{n} layers ({layers})").format(n=len(rows), layers=classes or _("none")), mistake)
 
 
-def check_conv_base(model) -> None:
-    """The convolutional base of the book, layer by layer (class, config, shape, parameters).
+def check_conv_base(model, spec: list | None = None) -> None:
+    """The convolutional base of the book, layer by layer (class, config; output shape and
+    parameters when ``spec`` gives them: the grader's table does, the lesson's architecture here
+    does not).
 
     ``model`` is the model or, better, the function that builds it (its errors get explained).
     """
@@ -662,23 +727,23 @@ def check_conv_base(model) -> None:
     model = build(model, what)
     _check_is_model(model, what)
     rows = _layer_rows(model)
-    spec = E.CONV_BASE
+    spec = CONV_BASE if spec is None else spec
     _check_layers(rows, spec, what)  # compares the common prefix first: a better message
     _check_count(rows, spec, what)
-    passed(_("{what}: 5 layers, output (3, 3, 64), {n} parameters").format(what=what, n=f"{sum(s[2] for s in spec):,}"))
+    passed(_("{what}: 5 layers, output (3, 3, 64), {n} parameters").format(what=what, n=f"{sum(r[2] for r in rows):,}"))
 
 
-def check_full_model(model) -> None:
+def check_full_model(model, spec: list | None = None) -> None:
     """The whole convnet: the base, Flatten -> (576,), Dense(64, relu), Dense(10, softmax).
 
-    ``model`` is the model or the function that builds it.
+    ``model`` is the model or the function that builds it; ``spec`` as for :func:`check_conv_base`.
     """
     __tracebackhide__ = True
     what = _("The convnet")
     model = build(model, what)
     _check_is_model(model, what)
     rows = _layer_rows(model)
-    spec = E.FULL_MODEL
+    spec = FULL_MODEL if spec is None else spec
     classes = [r[0] for r in rows]
     if "Flatten" not in classes and classes[:5] == [s[0] for s in spec[:5]]:
         fail(_("{what}: layer {i} ({kind})").format(what=what, i=5, kind="Flatten"),
@@ -690,8 +755,8 @@ def check_full_model(model) -> None:
     _check_layers(rows, spec, what)
     _check_count(rows, spec, what)
     total = int(model.count_params())
-    if total != E.TOTAL_PARAMS:
-        fail(_("{what}: total parameters").format(what=what), f"{E.TOTAL_PARAMS:,}", f"{total:,}")
+    if total != TOTAL_PARAMS:
+        fail(_("{what}: total parameters").format(what=what), f"{TOTAL_PARAMS:,}", f"{total:,}")
     passed(_("{what}: 8 layers, Flatten -> (576,), output (10,), {n} parameters").format(what=what, n=f"{total:,}"))
 
 
@@ -712,36 +777,54 @@ def judge_distinct(distinct: bool, builder=None) -> None:
     passed(_("a new model at each call"))
 
 
-def check_summary_answers(shapes: Sequence, params: Sequence, model=None) -> None:
+def check_summary_answers(shapes: Sequence, params: Sequence, model=None, spec: list | None = None) -> None:
     """The student's reading of model.summary(): output shapes and parameter counts per layer.
 
-    ``model`` (the base or its builder), when given, must have the shapes and counts read.
+    In the notebook, ``model`` (the base or its builder, build_conv_base) is checked against the
+    lesson's architecture, then the values read must be what Keras reports for its layers. Without
+    ``model`` (and without ``spec``), only the form of the answers is checked here (five tuples of
+    integers, five integers): they are recorded for the grader, which judges them against its own
+    table. The grader passes that table as ``spec`` (rows of class, output shape, parameters,
+    config); ``model``, given then, must have the shapes and counts read.
     """
     __tracebackhide__ = True
     evidence.save("summary", shapes=evidence.plain(shapes), params=evidence.plain(params))
     what = _("Your reading of model.summary()")
-    want_shapes = [s[1] for s in E.CONV_BASE]
-    want_params = [s[2] for s in E.CONV_BASE]
-    for name, got, want in ((_("output shapes"), shapes, want_shapes), (_("parameter counts"), params, want_params)):
+    want_shapes = want_params = [None] * len(CONV_BASE)
+    if spec is not None:
+        want_shapes, want_params = [s[1] for s in spec], [s[2] for s in spec]
+    elif model is not None:
+        rows = _layer_rows(build(model))
+        configs_ok = True
+        try:
+            _check_layers(rows, CONV_BASE, what)
+        except CheckFailed:
+            configs_ok = False
+        if not configs_ok or [r[0] for r in rows] != [s[0] for s in CONV_BASE]:
+            fail(what, _("your model to have the shapes and counts you read"),
+                 f"{[r[1] for r in rows]}, {[r[2] for r in rows]}", _("rebuild the base with build_conv_base()"))
+        want_shapes, want_params = [r[1] for r in rows], [r[2] for r in rows]
+    for name, got in ((_("output shapes"), shapes), (_("parameter counts"), params)):
         if got is None or not hasattr(got, "__len__"):
-            fail(f"{what}: {name}", _("a list of {n} entries").format(n=len(want)), _describe(got),
+            fail(f"{what}: {name}", _("a list of {n} entries").format(n=len(CONV_BASE)), _describe(got),
                  _("fill in the list"))
-        if len(got) != len(want):
+        if len(got) != len(CONV_BASE):
             fail(_("{what}: number of {name}").format(what=what, name=name),
-                 _("{n} (one per layer of the base)").format(n=len(want)), len(got),
+                 _("{n} (one per layer of the base)").format(n=len(CONV_BASE)), len(got),
                  _("one entry per layer: Conv2D, MaxPooling2D, Conv2D, MaxPooling2D, Conv2D"))
     for i, (got, want) in enumerate(zip(shapes, want_shapes)):
         _judge_summary_shape(got, want, _("{what}: output shape of layer {i} ({kind})").format(
-            what=what, i=i, kind=E.CONV_BASE[i][0]))
+            what=what, i=i, kind=CONV_BASE[i][0]))
     for i, (got, want) in enumerate(zip(params, want_params)):
         _judge_summary_count(got, want, _("{what}: parameters of layer {i} ({kind})").format(
-            what=what, i=i, kind=E.CONV_BASE[i][0]))
-    if model is not None:
+            what=what, i=i, kind=CONV_BASE[i][0]))
+    if spec is not None and model is not None:
         rows = _layer_rows(build(model))
         if [r[1] for r in rows] != want_shapes or [r[2] for r in rows] != want_params:
             fail(what, _("your model to have the shapes and counts you read"),
                  f"{[r[1] for r in rows]}, {[r[2] for r in rows]}", _("rebuild the base with build_conv_base()"))
-    passed(_("{what}: all {n} layers right").format(what=what, n=len(want_shapes)))
+    if spec is not None or model is not None:
+        passed(_("{what}: all {n} layers right").format(what=what, n=len(want_shapes)))
 
 
 def _plain_int(x) -> bool:
@@ -751,25 +834,27 @@ def _plain_int(x) -> bool:
     return isinstance(x, numbers.Integral) and not isinstance(x, bool)
 
 
-def _judge_summary_shape(got, want: tuple, where: str) -> None:
+def _judge_summary_shape(got, want: tuple | None, where: str) -> None:
+    """A shape read, against ``want`` (its form only when ``want`` is None)."""
     __tracebackhide__ = True
     got_t = tuple(got) if isinstance(got, (tuple, list)) else got
     if not isinstance(got_t, tuple) or not all(_plain_int(x) or x is None for x in got_t):
-        fail(where, _("a tuple of integers such as {example}").format(example=want), _describe(got),
+        fail(where, _("a tuple of integers such as {example}").format(example=want or "(26, 26, 32)"), _describe(got),
              _("write the shape as a tuple of numbers, e.g. (26, 26, 32)"))
     got_t = tuple(None if x is None else int(x) for x in got_t)
-    if got_t != want:
+    if want is not None and got_t != want:
         mistake = (_("leave out the batch axis (None)") if got_t[1:] == want
                    else _("read the 'Output Shape' column of the summary"))
         fail(where, want, got, mistake)
 
 
-def _judge_summary_count(got, want: int, where: str) -> None:
+def _judge_summary_count(got, want: int | None, where: str) -> None:
+    """A count read, against ``want`` (its form only when ``want`` is None)."""
     __tracebackhide__ = True
     if not _plain_int(got):
-        fail(where, _("an integer such as {example}").format(example=want), _describe(got),
+        fail(where, _("an integer such as {example}").format(example="320" if want is None else want), _describe(got),
              _("write the count as a whole number, e.g. 320"))
-    if int(got) != want:
+    if want is not None and int(got) != want:
         mistake = (_("pooling layers have no weights: 0") if want == 0
                    else _("read the 'Param #' column, or compute (3*3*in_channels + 1) * filters"))
         fail(where, want, got, mistake)
@@ -1227,21 +1312,38 @@ def _judge_label(label: str, key: str, panel: str) -> None:
 # --------------------------------------------------------------------------- 6. evaluation
 
 
-def check_error_reduction(fn: Callable[[float, float], float], cases=None) -> None:
-    """``fn(conv_accuracy, dense_accuracy)`` is the relative reduction of the error rate."""
+def check_error_reduction(fn: Callable[[float, float], float], cases) -> None:
+    """``fn(conv_accuracy, dense_accuracy)`` is the relative reduction of the error rate.
+
+    ``cases`` maps each pair ``(conv_accuracy, dense_accuracy)`` to its reduction, as the test cell
+    states it: each result must be that value (within 1e-6). Given a list of pairs without values,
+    the check records the results for the grader (which judges them against its own reference) and
+    checks here only that each is a number.
+    """
     __tracebackhide__ = True
-    cases = [tuple(c) for c in (cases or [(0.993, 0.978), (0.991, 0.978), (0.99, 0.95), (0.98, 0.9), (0.9, 0.9)])]
-    results = results_of(fn, [(c, {}) for c in cases])
-    evidence.save("error_reduction", cases=cases, results=[as_evidence(r) for r in results])
-    judge_error_reductions(cases, results)
+    pairs, wants = _cases(cases)
+    results = results_of(fn, [(c, {}) for c in pairs])
+    evidence.save("error_reduction", cases=pairs, results=[as_evidence(r) for r in results])
+    if wants is None:
+        what = _("error_reduction(conv_accuracy, dense_accuracy)")
+        for (conv, dense), got in zip(pairs, results):
+            if isinstance(got, Raised):
+                got.again()
+            try:
+                float(got)
+            except (TypeError, ValueError):
+                fail(what, _("a number for ({conv}, {dense})").format(conv=conv, dense=dense), _describe(got),
+                     _(NO_RETURN) if got is None else _("return a number (a fraction such as 0.68)"))
+        return
+    judge_error_reductions(pairs, results, wants, _reduction_mistake)
 
 
-def judge_error_reductions(cases, results) -> None:
-    """The results of error_reduction on ``cases`` (one each)."""
+def judge_error_reductions(cases, results, wants, mistake: Callable) -> None:
+    """The results of error_reduction on ``cases`` (one each) against the right reductions ``wants``;
+    ``mistake(got, want, conv, dense)`` names the likely mistake."""
     __tracebackhide__ = True
     what = _("error_reduction(conv_accuracy, dense_accuracy)")
-    for (conv, dense), got in zip(cases, results):
-        want = ((1 - dense) - (1 - conv)) / (1 - dense)
+    for (conv, dense), got, want in zip(cases, results, wants):
         if isinstance(got, Raised):
             got.again()
         try:
@@ -1253,11 +1355,12 @@ def judge_error_reductions(cases, results) -> None:
         if not ok:
             fail(what, _("{want} for conv_accuracy={conv}, dense_accuracy={dense}").format(
                      want=f"{want:.4f}", conv=conv, dense=dense),
-                 f"{float(got):.4f}", _reduction_mistake(float(got), want, conv, dense))
+                 f"{float(got):.4f}", mistake(float(got), want, conv, dense))
     passed(_("{what} on {n} cases").format(what=what, n=len(cases)))
 
 
 def _reduction_mistake(g: float, want: float, conv: float, dense: float) -> str:
+    """The likely mistake behind ``g``, told from its relation to the right reduction ``want``."""
     if abs(g - 100 * want) < 1e-4:
         return _("return a fraction (0.68), not a percentage (68)")
     if abs(g - (conv - dense)) < 1e-6:
@@ -1265,9 +1368,9 @@ def _reduction_mistake(g: float, want: float, conv: float, dense: float) -> str:
                  "reduction of the error rate: (dense error - conv error) / dense error")
     if abs(g + want) < 1e-6:
         return _("the sign is reversed: a smaller error is a positive reduction")
-    if abs(g - ((1 - dense) - (1 - conv)) / (1 - conv)) < 1e-6:
+    if conv != 1 and abs(g - want * (1 - dense) / (1 - conv)) < 1e-6:
         return _("divide by the dense network's error rate (the baseline), not the convnet's")
-    if abs(g - (conv - dense) / dense) < 1e-6:
+    if dense and abs(g - (conv - dense) / dense) < 1e-6:
         return _("that is the relative gain in accuracy; use the error rates (1 - accuracy)")
     return _("error rate = 1 - accuracy; reduction = (dense error - conv error) / dense error")
 

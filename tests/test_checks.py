@@ -13,7 +13,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from fixtures.reference import build_model, compile_model, preprocess  # noqa: E402
 
-from mnistcnn import checks, expected  # noqa: E402
+from autograder.grading import references  # noqa: E402
+from mnistcnn import checks  # noqa: E402
 
 
 def message(fn, *args, **kwargs) -> str:
@@ -46,47 +47,67 @@ def head_layers(out_activation="softmax", units=10):
 
 
 def test_expected_table_is_what_keras_builds():
-    """The layer table behind every message agrees with Keras itself (not typed-in numbers only)."""
+    """The grader's layer table agrees with Keras itself (not typed-in numbers only), and the
+    students' architecture with it (classes and configs; the shapes and counts left out but Flatten's)."""
     model = build_model()
     rows = [(type(layer).__name__, tuple(layer.output.shape[1:]), layer.count_params()) for layer in model.layers]
-    assert rows == [row[:3] for row in expected.FULL_MODEL]
-    assert model.count_params() == expected.TOTAL_PARAMS == 93_322
+    assert rows == [row[:3] for row in references.FULL_MODEL]
+    assert model.count_params() == references.TOTAL_PARAMS == checks.TOTAL_PARAMS == 93_322
     assert rows[5][1] == (576,)
+    assert [(r[0], r[3]) for r in checks.FULL_MODEL] == [(r[0], r[3]) for r in references.FULL_MODEL]
+    assert [r[1:3] for r in checks.FULL_MODEL] == [(None, None)] * 5 + [((576,), None)] + [(None, None)] * 2
 
 
-def test_reference_passes_every_check(mnist, capsys):
+@pytest.mark.parametrize("side", [checks, references], ids=["kernel", "grader"])
+def test_reference_passes_every_check(mnist, capsys, side):
     (x, y), _ = mnist
     xp, yp = preprocess(x[:200], y[:200])
-    checks.check_images(xp, x[:200])
-    checks.check_labels(yp, y[:200])
-    checks.check_conv_base(model_of(*base_layers()))
-    checks.check_full_model(build_model())
-    checks.check_probabilities(build_model().predict(xp[:4], verbose=0), 4)
+    side.check_images(xp, x[:200])
+    side.check_labels(yp, y[:200])
+    side.check_conv_base(model_of(*base_layers()))
+    side.check_full_model(build_model())
+    side.check_probabilities(build_model().predict(xp[:4], verbose=0), 4)
     assert "✓" in capsys.readouterr().out
 
 
 # ------------------------------------------------------------------------------ data mistakes
 
 
-def test_images_without_channel_axis(mnist):
+@pytest.mark.parametrize("side", [checks, references], ids=["kernel", "grader"])
+def test_images_without_channel_axis(mnist, side):
     (x, _), _ = mnist
-    text = message(checks.check_images, x[:10].astype("float32") / 255, x[:10])
+    text = message(side.check_images, x[:10].astype("float32") / 255, x[:10])
     assert "channel axis is missing" in text and "(10, 28, 28, 1)" in text
 
 
-def test_images_not_scaled(mnist):
+@pytest.mark.parametrize("side", [checks, references], ids=["kernel", "grader"])
+def test_images_not_scaled(mnist, side):
     (x, _), _ = mnist
-    text = message(checks.check_images, x[:10].reshape(10, 28, 28, 1).astype("float32"), x[:10])
+    text = message(side.check_images, x[:10].reshape(10, 28, 28, 1).astype("float32"), x[:10])
     assert "divide by 255" in text and "255" in text
 
 
-def test_images_float64_and_flattened_and_divided_by_256(mnist):
+@pytest.mark.parametrize("side", [checks, references], ids=["kernel", "grader"])
+def test_images_float64_and_flattened_and_divided_by_256(mnist, side):
     (x, _), _ = mnist
-    assert "float32" in message(checks.check_images, x[:5].reshape(5, 28, 28, 1) / 255, x[:5])
-    assert "flattened" in message(checks.check_images, x[:5].reshape(5, 784).astype("float32") / 255, x[:5])
-    text = message(checks.check_images, x[:5].reshape(5, 28, 28, 1).astype("float32") / 256, x[:5])
+    assert "float32" in message(side.check_images, x[:5].reshape(5, 28, 28, 1) / 255, x[:5])
+    assert "flattened" in message(side.check_images, x[:5].reshape(5, 784).astype("float32") / 255, x[:5])
+    text = message(side.check_images, x[:5].reshape(5, 28, 28, 1).astype("float32") / 256, x[:5])
     assert "not 256" in text
-    assert "return" in message(checks.check_images, None, x[:5])
+    assert "return" in message(side.check_images, None, x[:5])
+
+
+@pytest.mark.parametrize("scaled, must_say", [
+    (lambda x: x.reshape(-1, 28, 28, 1).astype("float32") / x.max(), "not by the largest value"),
+    (lambda x: x.reshape(-1, 28, 28, 1).transpose(0, 2, 1, 3).astype("float32") / 255, "rearranged"),
+    (lambda x: x.reshape(-1, 28, 28, 1).astype("float32") / 254, "its uint8 value divided by 255"),
+])
+def test_images_scaled_wrong_give_the_same_message_in_the_kernel_and_for_the_grader(mnist, scaled, must_say):
+    """The kernel tells the mistake from the images scaled back, the grader against its reference."""
+    (x, _), _ = mnist
+    x = x[:7] // 2  # a batch whose largest pixel is not 255
+    kernel, grader = (message(side.check_images, scaled(x), x) for side in (checks, references))
+    assert must_say in kernel and kernel == grader, (kernel, grader)
 
 
 def test_integer_labels_for_categorical_crossentropy(mnist):
@@ -172,7 +193,13 @@ def good_size(size, kernel, stride=1, padding="valid"):
     return -(-size // stride) if padding == "same" else (size - kernel) // stride + 1
 
 
-@pytest.mark.parametrize("wrong, must_say", [
+#: The stored values of every hidden configuration, from the grader's references (the students'
+#: checks compare with the values a test cell states).
+SIZES = {c: references.keras_output_size(*c) for c in references.conv_configs()}
+COUNTS = {c: references.keras_param_count(*c) for c in references.param_count_configs()}
+
+
+OUTPUT_SIZE_MISTAKES = [
     (lambda s, k, stride=1, padding="valid": (s - k) // stride + 1, "ceil(size / stride)"),
     (lambda s, k, stride=1, padding="valid": good_size(s, k, 1, padding) if padding == "valid"
      else good_size(s, k, stride, padding), "stride is ignored"),
@@ -180,32 +207,79 @@ def good_size(size, kernel, stride=1, padding="valid"):
      else good_size(s, k, stride, padding), "integer division"),
     (lambda s, k, stride=1, padding="valid": (s - k) // stride if padding == "valid"
      else good_size(s, k, stride, padding), "+ 1"),
-])
+    (lambda s, k, stride=1, padding="valid": -(-(s - k) // stride) + 1 if padding == "valid"
+     else good_size(s, k, stride, padding), "round down, not up"),
+]
+
+
+@pytest.mark.parametrize("wrong, must_say", OUTPUT_SIZE_MISTAKES)
 def test_output_size_formula_mistakes(wrong, must_say):
-    assert must_say in message(checks.check_output_size_function, wrong)
+    """The same message from the stored values in the kernel and from Keras for the grader."""
+    kernel = message(checks.check_output_size_function, wrong, SIZES)
+    assert must_say in kernel
+    got = checks.results_of(wrong, [((s, k), {"stride": st, "padding": p}) for s, k, st, p in SIZES])
+    assert message(references.judge_output_sizes, list(SIZES), got) == kernel
 
 
 def test_formulas_right_answers_pass_on_every_configuration():
-    checks.check_output_size_function(good_size)
-    checks.check_param_count_function(lambda k, c, f: (k * k * c + 1) * f)
+    checks.check_output_size_function(good_size, SIZES)
+    checks.check_param_count_function(lambda k, c, f: (k * k * c + 1) * f, COUNTS)
+    assert len(SIZES) == 144 and len(COUNTS) == 36
+
+
+def test_inputs_without_stored_values_are_recorded_and_only_their_type_checked(monkeypatch, tmp_path):
+    """A check given inputs alone cannot judge their values (it has no reference): it records the
+    results for the grader and fails only on what is not a number."""
+    import mnistcnn.grading
+
+    monkeypatch.setenv(mnistcnn.grading.RECORD_ENV, str(tmp_path))
+    checks.check_output_size_function(lambda *a, **k: 1, list(SIZES))
+    checks.check_param_count_function(lambda k, c, f: 0, list(COUNTS))
+    checks.check_error_reduction(lambda c, d: 0.5, [(0.99, 0.9)])
+    records = [json.loads(p.read_text()) for p in sorted((tmp_path / "evidence").glob("*.json"))]
+    assert sorted(r["kind"] for r in records) == ["error_reduction", "output_size", "param_count"]
+    sizes = next(r for r in records if r["kind"] == "output_size")["fields"]
+    assert [tuple(c) for c in sizes["configs"]] == list(SIZES) and set(sizes["results"]) == {1}
+    assert "`return`" in message(checks.check_output_size_function, lambda *a, **k: None, [(28, 3, 1, "valid")])
+    assert "a number" in message(checks.check_param_count_function, lambda k, c, f: "320", [(3, 1, 32)])
+    assert "`return`" in message(checks.check_error_reduction, lambda c, d: None, [(0.99, 0.9)])
 
 
 @pytest.mark.parametrize("wrong, must_say", [
     (lambda k, c, f: k * k * c * f, "biases are missing"),
     (lambda k, c, f: (k * k + 1) * f, "all input channels"),
     (lambda k, c, f: k * k * c * f + 1, "one bias per filter"),
+    (lambda k, c, f: (k * c + 1) * f, "the kernel is square"),
 ])
 def test_param_count_mistakes(wrong, must_say):
-    assert must_say in message(checks.check_param_count_function, wrong)
+    kernel = message(checks.check_param_count_function, wrong, COUNTS)
+    assert must_say in kernel
+    assert message(references.judge_param_counts, list(COUNTS), checks.results_of(wrong, [(c, {}) for c in COUNTS])) \
+        == kernel
 
 
 def test_summary_reading_mistakes():
-    shapes = [row[1] for row in expected.CONV_BASE]
-    params = [row[2] for row in expected.CONV_BASE]
-    checks.check_summary_answers(shapes, params)
-    assert "batch axis" in message(checks.check_summary_answers, [(None, *s) for s in shapes], params)
-    assert "no weights" in message(checks.check_summary_answers, shapes, [320, 1, 18496, 0, 36928])
-    assert "one entry per layer" in message(checks.check_summary_answers, shapes[:4], params)
+    shapes = [row[1] for row in references.CONV_BASE]
+    params = [row[2] for row in references.CONV_BASE]
+    base = lambda: model_of(*base_layers())  # noqa: E731
+    for side, model in ((checks, base), (references, None)):
+        side.check_summary_answers(shapes, params, model)
+        assert "batch axis" in message(side.check_summary_answers, [(None, *s) for s in shapes], params, model)
+        assert "no weights" in message(side.check_summary_answers, shapes, [320, 1, 18496, 0, 36928], model)
+        assert "one entry per layer" in message(side.check_summary_answers, shapes[:4], params, model)
+    # The kernel compares with what Keras reports for the student's own base, checked first.
+    text = message(checks.check_summary_answers, shapes, params, lambda: model_of(*base_layers(c1=conv(16))))
+    assert "rebuild the base with build_conv_base()" in text
+    # Without a model, the kernel checks only the form of the answers.
+    checks.check_summary_answers([(1, 2, 3)] * 5, [7] * 5)
+    assert "tuple of numbers" in message(checks.check_summary_answers, ["26x26x32"] * 5, params)
+
+
+def test_use_bias_false_is_a_parameter_mistake_in_the_kernel_and_for_the_grader():
+    model = model_of(*base_layers(c2=conv(64, use_bias=False)))
+    for side in (checks, references):
+        text = message(side.check_conv_base, model)
+        assert "parameters" in text and "use_bias must stay True" in text, text
 
 
 # ------------------------------------------------------------------------------ training and plots
@@ -275,12 +349,17 @@ def test_plot_check_reads_the_figure():
     (lambda c, d: ((1 - d) - (1 - c)) / (1 - c), "baseline"),
 ])
 def test_error_reduction_mistakes(wrong, must_say):
-    assert must_say in message(checks.check_error_reduction, wrong)
+    pairs = [(0.993, 0.978), (0.991, 0.978), (0.99, 0.95), (0.98, 0.9), (0.9, 0.9)]
+    kernel = message(checks.check_error_reduction, wrong, {p: references.error_reduction(*p) for p in pairs})
+    assert must_say in kernel
+    assert message(references.judge_error_reductions, pairs, checks.results_of(wrong, [(p, {}) for p in pairs])) \
+        == kernel
 
 
 def test_error_reduction_of_the_book_is_68_percent():
-    checks.check_error_reduction(lambda c, d: ((1 - d) - (1 - c)) / (1 - d))
-    assert round(((1 - 0.978) - (1 - 0.993)) / (1 - 0.978), 2) == 0.68
+    checks.check_error_reduction(lambda c, d: ((1 - d) - (1 - c)) / (1 - d), {(0.993, 0.978): 0.6818182})
+    assert round(references.error_reduction(0.993, 0.978), 2) == 0.68
+    assert abs(references.error_reduction(0.993, 0.978) - 0.6818182) < 1e-6
 
 
 def test_accuracy_value_below_threshold():

@@ -24,6 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from fixtures.reference import build_model, compile_model  # noqa: E402
 
 from autograder.course import catalogs  # noqa: E402
+from autograder.grading import references  # noqa: E402
 from mnistcnn import checks, handin, hints, i18n, plots, recipe, screening  # noqa: E402
 
 LABELS_ZH = ("应为：", "你的结果：", "可能的错误：")
@@ -194,9 +195,20 @@ def _label_cases(labels):
 
 
 def _formula_cases():
-    f = checks.check_output_size_function
-    g = checks.check_param_count_function
-    e = checks.check_error_reduction
+    """The students' checks with the values a test cell states (here: every hidden configuration's)."""
+    sizes = {c: references.keras_output_size(*c) for c in references.conv_configs()}
+    counts = {c: references.keras_param_count(*c) for c in references.param_count_configs()}
+    reductions = {p: references.error_reduction(*p) for p in [(0.993, 0.978), (0.99, 0.95), (0.98, 0.9)]}
+
+    def f(fn):
+        checks.check_output_size_function(fn, sizes)
+
+    def g(fn):
+        checks.check_param_count_function(fn, counts)
+
+    def e(fn):
+        checks.check_error_reduction(fn, reductions)
+
     return {
         "output size: same as valid": (f, lambda s, k, stride=1, padding="valid": (s - k) // stride + 1),
         "output size: no stride": (f, lambda s, k, stride=1, padding="valid": s - k + 1 if padding == "valid"
@@ -264,9 +276,9 @@ def _model_cases():
 
 
 def _summary_cases():
-    shapes = [s[1] for s in checks.E.CONV_BASE]
-    params = [s[2] for s in checks.E.CONV_BASE]
-    s = checks.check_summary_answers
+    shapes = [s[1] for s in references.CONV_BASE]
+    params = [s[2] for s in references.CONV_BASE]
+    s = references.check_summary_answers  # the grader's, against its table
     return {
         "summary: None": (s, None, params),
         "summary: too few": (s, shapes[:-1], params),
@@ -277,6 +289,9 @@ def _summary_cases():
         "summary: pooling weights": (s, shapes, [params[0], 10, *params[2:]]),
         "summary: wrong count": (s, shapes, [288, *params[1:]]),
         "summary: another model": (s, shapes, params, _builder(*_base((1, layers.Conv2D(16, 3, activation="relu"))))),
+        "summary: kernel, another model": (checks.check_summary_answers, shapes, params,
+                                           _builder(*_base((1, layers.Conv2D(16, 3, activation="relu"))))),
+        "summary: kernel, wrong count": (checks.check_summary_answers, shapes, [288, *params[1:]], _builder(*_base())),
     }
 
 
@@ -369,7 +384,7 @@ def test_a_message_left_unmarked_is_caught(corpus, monkeypatch):
 
 def test_chinese_failure_reads_as_a_teacher_wrote_it():
     with i18n.using("zh_CN"), pytest.raises(checks.CheckFailed) as err:
-        checks.check_error_reduction(lambda c, d: 100 * ((1 - d) - (1 - c)) / (1 - d))
+        checks.check_error_reduction(lambda c, d: 100 * ((1 - d) - (1 - c)) / (1 - d), {(0.993, 0.978): 0.6818182})
     assert str(err.value).splitlines() == [
         "error_reduction(conv_accuracy, dense_accuracy)",
         "  应为：conv_accuracy=0.993、dense_accuracy=0.978 时为 0.6818",

@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from fixtures.judging import Grader  # noqa: E402
 from fixtures.reference import build_model, compile_model  # noqa: E402
 
-from autograder.grading import judge  # noqa: E402
+from autograder.grading import judge, references  # noqa: E402
 from mnistcnn import checks, evidence  # noqa: E402
 from mnistcnn.constants import ACCURACY_THRESHOLD, ASSIGNMENT
 from mnistcnn.screening import grade_id  # noqa: E402
@@ -125,10 +125,14 @@ def conv_output_size(size, kernel, stride=1, padding="valid"):
     return -(-size // stride) if padding == "same" else (size - kernel) // stride + 1
 
 
+#: The visible test's configurations and the sizes its cell states.
+VISIBLE_SIZES = dict(zip(judge.OUTPUT_SIZE_VISIBLE, (26, 13, 6, 28, 14)))
+
+
 def run_output_size(fn):
     def run():
-        checks.check_output_size_function(fn, configs=judge.OUTPUT_SIZE_VISIBLE)
-        checks.check_output_size_function(fn)
+        checks.check_output_size_function(fn, cases=VISIBLE_SIZES)
+        checks.check_output_size_function(fn, cases=references.conv_configs())
     return run
 
 
@@ -143,7 +147,7 @@ def test_function_tables(nb2):
 def test_a_table_for_fewer_inputs_than_the_test_is_refused(nb2):
     """Only the visible configurations handed over: the hidden ones are missing."""
     v = nb2.cell("test_conv_output_size", lambda: checks.check_output_size_function(
-        conv_output_size, configs=judge.OUTPUT_SIZE_VISIBLE))
+        conv_output_size, cases=VISIBLE_SIZES))
     assert not v.passed and v.missing
 
 
@@ -307,8 +311,8 @@ def test_error_reduction_cases(nb3):
     hidden = [(float(c), float(d)) for c, d in zip(rng.uniform(0.95, 0.999, 8), rng.uniform(0.80, 0.949, 8))]
 
     def run(fn):
-        return lambda: (checks.check_error_reduction(fn, cases=[(0.993, 0.978)]), checks.check_error_reduction(
-            fn, cases=hidden))
+        return lambda: (checks.check_error_reduction(fn, cases={(0.993, 0.978): 0.6818182}),
+                        checks.check_error_reduction(fn, cases=hidden))
 
     assert nb3.cell("test_error_reduction", run(lambda c, d: ((1 - d) - (1 - c)) / (1 - d))).passed
     v = nb3.cell("test_error_reduction", run(lambda c, d: c - d))

@@ -75,7 +75,7 @@ def hidden_labels() -> list[np.ndarray]:
 
 
 def output_size_configs() -> list[tuple]:
-    """288 configurations (size, kernel, stride, padding)."""
+    """144 configurations (size, kernel, stride, padding)."""
     return [(size, kernel, stride, padding) for size in (5, 7, 13, 26, 28, 32) for kernel in (1, 2, 3, 5)
             for stride in (1, 2, 3) for padding in ("valid", "same") if kernel <= size]
 
@@ -128,11 +128,11 @@ def probe_encode_labels(ns: dict, checks) -> None:
 
 
 def probe_conv_output_size(ns: dict, checks) -> None:
-    checks.check_output_size_function(ns["conv_output_size"], configs=output_size_configs())
+    checks.check_output_size_function(ns["conv_output_size"], cases=output_size_configs())
 
 
 def probe_conv_param_count(ns: dict, checks) -> None:
-    checks.check_param_count_function(ns["conv_param_count"], configs=param_count_configs())
+    checks.check_param_count_function(ns["conv_param_count"], cases=param_count_configs())
 
 
 def probe_build_conv_base(ns: dict, checks) -> None:

@@ -39,9 +39,10 @@ quiet_tensorflow()
 import keras  # noqa: E402
 
 from autograder.grading import exercises as ex  # noqa: E402
+from autograder.grading import references as checks  # noqa: E402
 from autograder.grading.language import _  # noqa: E402
 from autograder.grading.verdicts import ACCURACY_CELL, GRADED_CELLS, Verdict  # noqa: E402
-from mnistcnn import checks, evidence, i18n  # noqa: E402
+from mnistcnn import evidence, i18n  # noqa: E402
 from mnistcnn.checks import CheckFailed  # noqa: E402
 from mnistcnn.constants import ACCURACY_THRESHOLD  # noqa: E402
 

@@ -274,7 +274,10 @@ def _evidence_checks(t: SimpleNamespace, checks) -> None:
         checks.check_images(t.ref.preprocess(images, train_labels[:len(images)])[0], images)
     for labels in (train_labels[:500], train_labels, test_labels):
         checks.check_labels(t.ref.preprocess(train_images[:1], labels)[1], labels)
-    checks.check_output_size_function(output_size)
+    from autograder.grading import references
+
+    checks.check_output_size_function(output_size, {c: references.keras_output_size(*c)
+                                                     for c in references.conv_configs()})
     checks.check_conv_base(base)
     checks.check_new_model_each_call(base)
     checks.check_full_model(t.ref.build_model)
