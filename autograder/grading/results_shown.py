@@ -94,7 +94,7 @@ def result_text(score: float | None, max_score: float, verdict: dict | None, ker
         lines.append(note)
     elif not earned and verdict is not None and not verdict.get("passed") and verdict.get("message"):
         lines.append(_("The grader's own run of your answer:") + "\n" + verdict["message"].rstrip())
-    if not earned and kernel_error:
+    elif not earned and kernel_error:  # the grader's run found nothing wrong: the notebook's failure is why
         lines.append(_("In your notebook this test raised {error}: a test that fails in the notebook earns no "
                        "points. Its message is in your notebook.").format(error=kernel_error))
     return "\n".join(lines) + "\n"
