@@ -104,9 +104,11 @@ def test_feedback_teaches_and_hides_the_hidden_tests(graded):
     ben = (ws.path / "feedback" / "ben" / release.ASSIGNMENT / "02_convnet.html").read_text()
     assert "padding=&#39;same&#39; keeps the size" in ben or "padding='same' keeps the size" in ben
     assert "likely mistake" in ben
-    # The message, not the frames of the course's own code (feedback keeps no traceback at all: a
+    # The grader's message in place of the cell's outputs, not the frames of the course's own code (a
     # hidden test's line would show), and no hint: a graded run is one attempt.
-    assert "CheckFailed: Convolutional base: layer 0 (Conv2D)" in ben and "checks.py" not in ben
+    assert "The grader&#39;s own run of your answer:" in ben or "The grader's own run of your answer:" in ben
+    assert "Convolutional base: layer 0 (Conv2D)" in ben and "checks.py" not in ben
+    assert "✗ 0 of 3 points." in ben and "✓ Passed: 2 of 2 points" in ben
     assert "During handling" not in ben and "hint (" not in ben
     # The instructor's autograded copies keep everything.
     autograded = (ws.path / "autograded" / "ada" / release.ASSIGNMENT / "03_training.ipynb").read_text()
