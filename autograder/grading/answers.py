@@ -24,6 +24,7 @@ from pathlib import Path
 
 from autograder.grading import exercises as ex
 from autograder.grading.records import Job
+from autograder.grading.verdicts import _parse
 from mnistcnn import evidence
 from mnistcnn.screening import grade_id
 
@@ -188,14 +189,6 @@ def _why_stopped(runner: Runner) -> str:
     lines = [ln for ln in runner.err.read_text(errors="replace").splitlines() if ln.strip()] \
         if runner.err.exists() else []
     return f"stopped (exit status {code}{': ' + lines[-1][:200] if lines else ''})"
-
-
-def _parse(line: bytes) -> dict:
-    try:
-        msg = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
-        return {}
-    return msg if isinstance(msg, dict) else {}
 
 
 def _write(folder: Path, msg: dict, missing: list) -> None:
