@@ -142,3 +142,20 @@ def test_the_runner_sees_the_hidden_parts_only_on_its_standard_input():
     head = int.from_bytes(request[:8], "big")
     assert json.loads(request[8:8 + head]) == {"exercises": []}
     assert request[8 + head:] == answers.Path(exercises.__file__).read_bytes()
+
+
+def test_the_visible_inputs_the_judge_expects_are_those_the_notebooks_state():
+    """exercises.py's visible inputs and the cases each visible test states in solutions/: the same."""
+    import ast
+
+    import nbformat
+
+    stated = {}
+    for path in sorted((answers.Path(__file__).resolve().parents[1] / "solutions" / "convnet").glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            for node in ast.walk(ast.parse(cell.source)) if cell.cell_type == "code" else ():
+                if isinstance(node, ast.keyword) and node.arg == "cases" and isinstance(node.value, ast.Dict):
+                    stated[cell.metadata["nbgrader"]["grade_id"]] = [ast.literal_eval(k) for k in node.value.keys]
+    assert stated == {"test_conv_output_size": exercises.OUTPUT_SIZE_VISIBLE,
+                      "test_conv_param_count": exercises.PARAM_COUNT_VISIBLE,
+                      "test_error_reduction": exercises.ERROR_REDUCTION_VISIBLE}

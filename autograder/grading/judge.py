@@ -423,9 +423,7 @@ def judge_prepared_data(cell: Cell, ref: Reference) -> None:
     _labels(cell, [ref.train_labels, ref.test_labels])
 
 
-OUTPUT_SIZE_VISIBLE = [(28, 3, 1, "valid"), (26, 2, 2, "valid"), (13, 2, 2, "valid"), (28, 3, 1, "same"),
-                       (28, 3, 2, "same")]
-PARAM_COUNT_VISIBLE = [(3, 1, 32), (3, 32, 64), (5, 3, 16)]
+OUTPUT_SIZE_VISIBLE, PARAM_COUNT_VISIBLE = ex.OUTPUT_SIZE_VISIBLE, ex.PARAM_COUNT_VISIBLE
 
 
 def judge_conv_output_size(cell: Cell, ref: Reference) -> None:
@@ -546,7 +544,7 @@ def judge_plot_history(cell: Cell, ref: Reference) -> None:
 
 
 def judge_error_reduction(cell: Cell, ref: Reference) -> None:
-    _table(cell, "error_reduction", [(0.993, 0.978)], checks.judge_error_reductions)
+    _table(cell, "error_reduction", ex.ERROR_REDUCTION_VISIBLE, checks.judge_error_reductions)
     with hidden_part():
         _table(cell, "error_reduction", ex.error_reduction_cases(), checks.judge_error_reductions)
 
