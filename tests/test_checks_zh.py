@@ -621,16 +621,18 @@ def test_the_course_catalog_is_complete():
 
 
 @pytest.mark.slow
-def test_the_wrong_answer_corpus_fails_in_chinese_without_english(tmp_path, monkeypatch, mnist):
-    """Every wrong answer of tests/test_answers.py, through its notebook's real test cell, in zh_CN."""
+def test_the_wrong_answer_corpus_fails_in_chinese_without_english(mnist):
+    """Every wrong answer of tests/test_answers.py that the notebook's visible test catches, through its
+    notebook's real test cell, in zh_CN (the others only the grader's hidden part catches)."""
     import test_answers as answers
 
     standins = answers.standins.__wrapped__(mnist)
     problems = []
     for name, (exercise, source, _must_say) in sorted(answers.WRONG.items()):
-        (tmp_path / name).mkdir()
+        if name in answers.HIDDEN_ONLY:
+            continue
         with i18n.using("zh_CN"):
-            kernel, _verdict = answers.run_answer(tmp_path / name, monkeypatch, standins, exercise, source)
+            kernel = answers.kernel_run(standins, exercise, source)
         if kernel is None or any(label not in kernel for label in LABELS_ZH) or english_runs(kernel):
             problems.append(f"{name}: {english_runs(kernel or '')}\n{kernel}")
     assert problems == [], "\n\n".join(problems)
