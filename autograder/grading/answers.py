@@ -29,6 +29,8 @@ from mnistcnn import evidence
 from mnistcnn.screening import grade_id
 
 PROBLEMS_FILE, RUN_FILE = evidence.PROBLEMS_FILE, evidence.RUN_FILE
+#: The runner's niceness: below the notebooks' kernels, which it runs beside.
+RUNNER_NICENESS = 10
 _NAME = re.compile(r"^\d{4}-[a-z_]+(-[A-Za-z0-9_]+)*\.(json|npy|keras)$")
 HIDDEN = "### BEGIN HIDDEN TESTS"
 

@@ -128,7 +128,14 @@ def _start_runner(job: Job, paths: JobPaths, env: dict) -> answers.Runner | None
     if not job.files:
         return None
     return answers.start_runner(job, paths.tmp / "runner", env=env, cwd=str(paths.tmp),
-                                prefix=paths.runner_prefix, preexec_fn=die_with_parent)
+                                prefix=paths.runner_prefix, preexec_fn=_runner_preexec)
+
+
+def _runner_preexec() -> None:
+    """The runner dies with the job, and yields the CPU to the notebooks: it works in their idle time
+    (the kernels' single-threaded cells, nbgrader's bookkeeping), not against the training."""
+    die_with_parent()
+    os.nice(answers.RUNNER_NICENESS)
 
 
 def _gather_evidence(job: Job, paths: JobPaths, runner: answers.Runner | None) -> None:

@@ -344,6 +344,8 @@ def main() -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot  # noqa: F401
 
+    from IPython.core.inputtransformer2 import TransformerManager  # noqa: F401 - once, not in every child
+
     from mnistcnn import checks  # noqa: F401
 
     timeout = float(spec.get("timeout", EXERCISE_TIMEOUT))

@@ -59,6 +59,18 @@ def grade(args, log: Log, work: Path) -> dict:
     return bench_grading(args, run.default_workers()[1], log, work)
 
 
+def grading_only(args) -> int:
+    """``--grading-only``: the paired grading jobs alone, their table printed (and --json written)."""
+    from tools.bench.grading import paired_text
+
+    with tempfile.TemporaryDirectory(prefix="mnistcnn-bench-") as tmp:
+        res = grade(args, Log(), Path(tmp))
+    if args.json and Path(args.json).resolve().parent != DOC.parent:
+        Path(args.json).write_text(json.dumps(res, indent=1, default=str))
+    print(paired_text(res))
+    return 0
+
+
 def save(args, res: dict) -> None:
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1, default=str))
@@ -77,6 +89,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                     help=f"the older grader's revision (default {BASELINE}), run whole: its own checkout and venv, "
                     "made once (~4 min, its `make setup`) in $XDG_CACHE_HOME/mnistcnn-bench/<sha>/ (here "
                     f"{BASELINE_CACHE}/<sha>/) and kept")
+    ap.add_argument("--grading-only", action="store_true",
+                    help="only the paired grading jobs of the old grader (--baseline) and this one, for the correct "
+                    "and the blank submission with their bare processes (--grading-rounds); prints a table, "
+                    "writes nothing in docs/")
     ap.add_argument("--no-two-workers", dest="two_workers", action="store_false",
                     help="skip the measured 2-worker grading run")
     ap.add_argument("--json", help="also write the raw measurements there (written after each section)")
@@ -103,6 +119,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.grading_only:
+        return grading_only(args)
     if args.compare:
         return compare(args, [n.strip() for n in args.compare.split(",") if n.strip()])
     res = json.loads(Path(args.from_json).read_text()) if args.from_json else measure(args)

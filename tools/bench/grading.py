@@ -109,7 +109,7 @@ def bench_grading(args, threads: int, log: Log, work: Path) -> dict:
         rounds.run(i, students, model if i == 0 else None)
     out = {"threads": threads, "graders": both, "rounds": rounds.rounds, "students": students,
            "same_versions": both["old"]["versions"] == both["new"]["versions"]}
-    if not args.quick:
+    if not args.quick and not getattr(args, "grading_only", False):
         log("grading: the parts of the fixed cost, one by one")
         out["parts"] = fixed_cost_parts(model, threads)
         log(f"  {', '.join(f'{k} {v:.1f} s' for k, v in out['parts'].items())}")
@@ -220,3 +220,26 @@ def sandbox_start_cost(env: dict, runs: int = 5) -> float:
             subprocess.run(boxed, env=env, check=True, capture_output=True)
             extra.append(time.perf_counter() - t - bare)
     return med(extra)
+
+
+def paired_text(res: dict) -> str:
+    """``--grading-only``: the old and the new grader's jobs and fixed costs, per submission, as a table:
+    medians (min-max) over the rounds, each fixed cost taken within its round."""
+    lines = [f"old grader {res['graders']['old']['rev']}, new grader {res['graders']['new']['rev']}, "
+             f"{len(res['rounds'])} round(s), {res['threads']} threads", "",
+             "| submission | what | old | new | new - old |", "| --- | --- | ---: | ---: | ---: |"]
+    for student, bare in ((CORRECT, "bare"), (BLANK, "dense")):
+        rows = [r for r in res["rounds"] if student in r]
+        if not rows:
+            continue
+        job = {w: [r[student][w]["job_s"] for r in rows] for w in ("old", "new")}
+        fixed = {w: [r[student][w]["job_s"] - r[bare]["process_s"] for r in rows] for w in ("old", "new")}
+        delta = [n - o for o, n in zip(job["old"], job["new"])]
+        for what, values in (("grading job (s)", job), ("fixed cost (s)", fixed)):
+            lines.append(f"| `{student}` | {what} | {_spread(values['old'])} | {_spread(values['new'])} | "
+                         + (f"{_spread(delta)} |" if what.startswith("grading") else "|"))
+    return "\n".join(lines)
+
+
+def _spread(values: list[float]) -> str:
+    return f"{med(values):.1f} ({min(values):.1f}–{max(values):.1f})"
