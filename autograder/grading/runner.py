@@ -343,7 +343,6 @@ def main() -> int:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot  # noqa: F401
-
     from IPython.core.inputtransformer2 import TransformerManager  # noqa: F401 - once, not in every child
 
     from mnistcnn import checks  # noqa: F401
